@@ -1,0 +1,296 @@
+/**
+ * The mbochs MMIO BAR (BAR2, 4 KiB) as a table of subregions at named offsets
+ * (devices.md §3.5, §7.1, §7.4; invariants 16, 26, 31), the layout of QEMU's
+ * "vga.mmio" container (hw/display/vga-pci.c) that mbochs copies.
+ *
+ * | subregion | offset       | sample (kernel mbochs)                       | strict (QEMU stdvga)                                   |
+ * |-----------|--------------|----------------------------------------------|--------------------------------------------------------|
+ * | edid      | 0x000–0x3FF  | blob bytes, gated on link state; writes ignored | same                                                |
+ * | vga       | 0x400–0x41F  | reads 0, writes ignored                       | same (no VGA port emulation; bochs-drm only blanks)    |
+ * | dispi     | 0x500–0x515  | 2-byte accesses only; others read 0 / dropped | 1–4 bytes, split into 16-bit accesses (QEMU mmio ops)  |
+ * | qext      | 0x600–0x607  | not implemented: reads 0                      | with `qext`: size reads 8, byte order 0x1E1E1E1E/0xBEBEBEBE |
+ * | —         | elsewhere    | reads 0, writes ignored                       | same                                                   |
+ *
+ * An access is dispatched by its start offset, as the kernel's switch and
+ * QEMU's flat view do; bytes past the end of the subregion it starts in are
+ * never taken from the next one.
+ *
+ * Guest accesses never throw for offsets 0..0xFFF; values are little-endian.
+ */
+import { AccessError, ConfigError, VfioError } from '../../src/util/errors.ts';
+import { rangeInside } from '../../src/util/bits.ts';
+import { readUint, writeUint } from '../../src/util/bytes.ts';
+import { kernelChunks } from '../common/access.ts';
+import {
+  VBE_DISPI_MMIO_OFFSET,
+  VBE_DISPI_MMIO_SIZE,
+  type DispiRegisters,
+  type VbeMode,
+  type VramClearRequest,
+} from './dispi.ts';
+import { MBOCHS_EDID_BLOB_SIZE, type EdidSource } from './edid-region.ts';
+
+export { VBE_DISPI_MMIO_OFFSET, VBE_DISPI_MMIO_SIZE } from './dispi.ts';
+
+/** Size of the MMIO BAR (MBOCHS_MMIO_BAR_SIZE, one page). */
+export const MBOCHS_MMIO_BAR_SIZE = 0x1000;
+
+/** EDID blob window: guest-visible copy of the EDID region's blob. */
+export const MBOCHS_MMIO_EDID_OFFSET = 0x000;
+export const MBOCHS_MMIO_EDID_SIZE = MBOCHS_EDID_BLOB_SIZE;
+
+/** VGA ioports 0x3C0–0x3DF remapped: MMIO 0x400 + (port − 0x3C0) (QEMU PCI_VGA_IOPORT_OFFSET/SIZE). */
+export const PCI_VGA_IOPORT_OFFSET = 0x400;
+export const PCI_VGA_IOPORT_SIZE = 0x3e0 - 0x3c0;
+
+/** QEMU extended registers (only with PCI revision ≥ 2; mbochs has revision 1). */
+export const PCI_VGA_QEXT_OFFSET = 0x600;
+export const PCI_VGA_QEXT_SIZE = 2 * 4;
+export const PCI_VGA_QEXT_REG_SIZE = 0 * 4;
+export const PCI_VGA_QEXT_REG_BYTEORDER = 1 * 4;
+export const PCI_VGA_QEXT_LITTLE_ENDIAN = 0x1e1e1e1e;
+export const PCI_VGA_QEXT_BIG_ENDIAN = 0xbebebebe;
+
+export type MmioSubregionName = 'edid' | 'vga' | 'dispi' | 'qext';
+
+export interface MmioSubregion {
+  readonly name: MmioSubregionName;
+  readonly offset: number;
+  readonly size: number;
+  /** QEMU memory-region name, for logs. */
+  readonly label: string;
+}
+
+/** The BAR2 map. Anything not covered reads 0 and ignores writes. */
+export const MBOCHS_MMIO_MAP = {
+  edid: { name: 'edid', offset: MBOCHS_MMIO_EDID_OFFSET, size: MBOCHS_MMIO_EDID_SIZE, label: 'edid' },
+  vga: { name: 'vga', offset: PCI_VGA_IOPORT_OFFSET, size: PCI_VGA_IOPORT_SIZE, label: 'vga ioports remapped' },
+  dispi: { name: 'dispi', offset: VBE_DISPI_MMIO_OFFSET, size: VBE_DISPI_MMIO_SIZE, label: 'bochs dispi interface' },
+  qext: { name: 'qext', offset: PCI_VGA_QEXT_OFFSET, size: PCI_VGA_QEXT_SIZE, label: 'qemu extended regs' },
+} as const satisfies Record<MmioSubregionName, MmioSubregion>;
+
+const MAP_LIST: readonly MmioSubregion[] = (() => {
+  const list = (Object.values(MBOCHS_MMIO_MAP) as MmioSubregion[]).slice().sort((a, b) => a.offset - b.offset);
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i]!;
+    const next = list[i + 1];
+    if (r.offset + r.size > (next?.offset ?? MBOCHS_MMIO_BAR_SIZE)) throw new Error(`mbochs MMIO map: ${r.name} overlaps`);
+  }
+  return list;
+})();
+
+/** The subregion containing BAR2 offset `offset`, or undefined for a hole. */
+export function mmioSubregionAt(offset: number): MmioSubregion | undefined {
+  return MAP_LIST.find((r) => offset >= r.offset && offset < r.offset + r.size);
+}
+
+export interface MbochsMmioOptions {
+  /** The instance's dispi registers; their `vbe` mode selects the MMIO behaviour. */
+  readonly dispi: DispiRegisters;
+  /** Where the EDID window reads from (an EdidRegion). */
+  readonly edid: EdidSource;
+  /**
+   * Strict mode only: implement QEMU's extended registers at 0x600, as with
+   * PCI revision 2 (the device must then report revision 2 in config space so
+   * bochs-drm probes them). Sample mode has no qext.
+   * @defaultValue `false`
+   */
+  readonly qext?: boolean;
+}
+
+/** A named-record snapshot of the MMIO-owned state (the qext byte order). dispi and EDID snapshot themselves. */
+export interface MbochsMmioSnapshot {
+  readonly kind: 'mbochs-mmio';
+  readonly version: 1;
+  readonly byteOrder: 'le' | 'be';
+}
+
+const SIZE_MASK = { 1: 0xff, 2: 0xffff, 4: 0xffff_ffff } as const;
+
+/** The BAR2 register map of one mbochs instance. */
+export class MbochsMmio {
+  readonly vbe: VbeMode;
+  readonly qext: boolean;
+  readonly #dispi: DispiRegisters;
+  readonly #edid: EdidSource;
+  #bigEndianFb = false;
+
+  /** @throws ConfigError when qext is asked for in sample mode. */
+  constructor(options: MbochsMmioOptions) {
+    this.#dispi = options.dispi;
+    this.#edid = options.edid;
+    this.vbe = options.dispi.vbe;
+    this.qext = options.qext ?? false;
+    if (this.qext && this.vbe !== 'strict') {
+      throw new ConfigError("mbochs: the QEMU extended registers (qext) exist only with vbe 'strict'.");
+    }
+  }
+
+  /**
+   * Framebuffer byte order set through qext (strict + qext only; always 'le'
+   * otherwise). Pass it to deriveMode({ byteOrder }).
+   */
+  get byteOrder(): 'le' | 'be' {
+    return this.#bigEndianFb ? 'be' : 'le';
+  }
+
+  /**
+   * Reset the MMIO-owned state: qext byte order back to little endian (QEMU
+   * vga_common_reset). Does not reset dispi or EDID (the device resets dispi;
+   * EDID survives reset).
+   */
+  reset(): void {
+    this.#bigEndianFb = false;
+  }
+
+  /**
+   * Guest read of `size` bytes at BAR2 offset `offset` (0..0xFFF), little-endian.
+   * @throws AccessError (EFAULT) only for an offset outside 0..0xFFF or a size other than 1, 2, 4.
+   */
+  mmioRead(offset: number, size: 1 | 2 | 4): number {
+    checkAccess(offset, size);
+    const region = mmioSubregionAt(offset);
+    switch (region?.name) {
+      case 'edid':
+        return this.#edid.guestRead(offset - region.offset, size);
+      case 'dispi':
+        return this.#dispiRead(offset, size);
+      case 'qext':
+        return this.#qextRead(offset - region.offset, size);
+      case 'vga':
+      case undefined:
+        return 0;
+    }
+  }
+
+  /**
+   * Guest write of `value` (taken mod 2^(8·size)) at BAR2 offset `offset`.
+   * Returns the VRAM clear a strict dispi ENABLE edge requests, else undefined.
+   * @throws AccessError (EFAULT) only for an offset outside 0..0xFFF or a size other than 1, 2, 4.
+   */
+  mmioWrite(offset: number, size: 1 | 2 | 4, value: number): VramClearRequest | undefined {
+    checkAccess(offset, size);
+    const v = toUint(value, size);
+    const region = mmioSubregionAt(offset);
+    switch (region?.name) {
+      case 'dispi':
+        return this.#dispiWrite(offset, size, v);
+      case 'qext':
+        this.#qextWrite(offset - region.offset, size, v);
+        return undefined;
+      case 'edid': // the guest view of the EDID is read-only
+      case 'vga':
+      case undefined:
+        return undefined;
+    }
+  }
+
+  /**
+   * A VFIO read() of BAR2 (region index 2) at `offset`: split like the
+   * kernel's mbochs_read loop (4/2/1-byte chunks by alignment) into mmioRead()s.
+   * @throws AccessError (EFAULT) when the access is not inside the 4 KiB BAR; dst is zero-filled then.
+   */
+  regionRead(offset: number, dst: Uint8Array): void {
+    dst.fill(0);
+    if (!rangeInside(offset, dst.length, MBOCHS_MMIO_BAR_SIZE)) {
+      throw new AccessError(`MMIO BAR offset ${String(offset)} count ${dst.length} outside 0..0xfff`);
+    }
+    for (const c of kernelChunks(offset, dst.length)) writeUint(dst, c.offset - offset, c.size, this.mmioRead(c.offset, c.size));
+  }
+
+  /**
+   * A VFIO write() of BAR2, split like the kernel's mbochs_write loop.
+   * Returns the VRAM clear requested by a strict ENABLE edge, if any (a
+   * contiguous write reaches ENABLE at most once).
+   * @throws AccessError (EFAULT) when the access is not inside the 4 KiB BAR; nothing changes then.
+   */
+  regionWrite(offset: number, src: Uint8Array): VramClearRequest | undefined {
+    if (!rangeInside(offset, src.length, MBOCHS_MMIO_BAR_SIZE)) {
+      throw new AccessError(`MMIO BAR offset ${String(offset)} count ${src.length} outside 0..0xfff`);
+    }
+    let clear: VramClearRequest | undefined;
+    for (const c of kernelChunks(offset, src.length)) {
+      clear = this.mmioWrite(c.offset, c.size, readUint(src, c.offset - offset, c.size)) ?? clear;
+    }
+    return clear;
+  }
+
+  snapshot(): MbochsMmioSnapshot {
+    return { kind: 'mbochs-mmio', version: 1, byteOrder: this.byteOrder };
+  }
+
+  /** @throws VfioError EINVAL for a malformed snapshot or 'be' without qext. */
+  restore(snapshot: MbochsMmioSnapshot): void {
+    if (snapshot.kind !== 'mbochs-mmio' || snapshot.version !== 1) {
+      throw new VfioError('EINVAL', 'mbochs MMIO snapshot: not a version 1 MMIO snapshot');
+    }
+    if (snapshot.byteOrder !== 'le' && (snapshot.byteOrder !== 'be' || !this.qext)) {
+      throw new VfioError('EINVAL', `mbochs MMIO snapshot: byte order ${String(snapshot.byteOrder)} not possible here`);
+    }
+    this.#bigEndianFb = snapshot.byteOrder === 'be';
+  }
+
+  /* ---- dispi ---- */
+
+  #dispiRead(offset: number, size: 1 | 2 | 4): number {
+    if (this.vbe === 'sample') {
+      // handle_mmio_read: count must be 2; index = (offset − 0x500)/2 (an odd offset aliases the register below).
+      return size === 2 ? this.#dispi.read((offset - VBE_DISPI_MMIO_OFFSET) >> 1) : 0;
+    }
+    // QEMU pci_vga_bochs_ops: valid 1..4, impl 2..2. access_with_adjusted_size issues
+    // 2-byte accesses at offset + i (i = 0, 2 < size), index = addr >> 1, and merges
+    // them at shift 8·i; the caller keeps `size` bytes. A half outside the window reads 0.
+    let v = 0;
+    for (let i = 0; i < size; i += 2) {
+      const a = offset + i;
+      if (a >= VBE_DISPI_MMIO_OFFSET + VBE_DISPI_MMIO_SIZE) continue;
+      v += (this.#dispi.read((a - VBE_DISPI_MMIO_OFFSET) >> 1) & 0xffff) * 2 ** (8 * i);
+    }
+    return v % 2 ** (8 * size);
+  }
+
+  #dispiWrite(offset: number, size: 1 | 2 | 4, v: number): VramClearRequest | undefined {
+    if (this.vbe === 'sample') {
+      return size === 2 ? this.#dispi.write((offset - VBE_DISPI_MMIO_OFFSET) >> 1, v) : undefined;
+    }
+    let clear: VramClearRequest | undefined;
+    for (let i = 0; i < size; i += 2) {
+      const a = offset + i;
+      if (a >= VBE_DISPI_MMIO_OFFSET + VBE_DISPI_MMIO_SIZE) continue;
+      // A 1-byte write reaches the register as a 16-bit write of that byte (high byte 0), as in QEMU.
+      clear = this.#dispi.write((a - VBE_DISPI_MMIO_OFFSET) >> 1, Math.floor(v / 2 ** (8 * i)) & 0xffff) ?? clear;
+    }
+    return clear;
+  }
+
+  /* ---- qext (QEMU pci_vga_qext_ops: 4-byte, aligned accesses only) ---- */
+
+  #qextRead(rel: number, size: 1 | 2 | 4): number {
+    if (!this.qext || size !== 4) return 0;
+    switch (rel) {
+      case PCI_VGA_QEXT_REG_SIZE:
+        return PCI_VGA_QEXT_SIZE;
+      case PCI_VGA_QEXT_REG_BYTEORDER:
+        return this.#bigEndianFb ? PCI_VGA_QEXT_BIG_ENDIAN : PCI_VGA_QEXT_LITTLE_ENDIAN;
+      default:
+        return 0;
+    }
+  }
+
+  #qextWrite(rel: number, size: 1 | 2 | 4, v: number): void {
+    if (!this.qext || size !== 4 || rel !== PCI_VGA_QEXT_REG_BYTEORDER) return;
+    if (v === PCI_VGA_QEXT_BIG_ENDIAN) this.#bigEndianFb = true;
+    else if (v === PCI_VGA_QEXT_LITTLE_ENDIAN) this.#bigEndianFb = false;
+  }
+}
+
+function checkAccess(offset: number, size: number): void {
+  if (!Number.isInteger(offset) || offset < 0 || offset >= MBOCHS_MMIO_BAR_SIZE || (size !== 1 && size !== 2 && size !== 4)) {
+    throw new AccessError(`MMIO BAR access at ${String(offset)} size ${String(size)}`);
+  }
+}
+
+function toUint(value: number, size: 1 | 2 | 4): number {
+  if (!Number.isFinite(value)) return 0;
+  return (Math.trunc(value) & SIZE_MASK[size]) >>> 0;
+}
