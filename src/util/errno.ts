@@ -12,6 +12,7 @@ export const ERRNO = {
   ENOMEM: 12,
   EFAULT: 14,
   EBUSY: 16,
+  ENODEV: 19,
   EEXIST: 17,
   EINVAL: 22,
   EMFILE: 24,

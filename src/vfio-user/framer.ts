@@ -7,10 +7,12 @@
  * a message (type bits, command, payload sizes) is the codec's business.
  *
  * fds: the sender attaches fds to the write that starts a message (QEMU and
- * libvfio-user read them with the header), and Linux never merges stream data
- * across writes that carry different ancillary data. So fds that arrive with a
- * chunk belong to the first message whose header starts at or after the
- * position they arrived at.
+ * libvfio-user read them with the header). Linux hands fds out with the first
+ * read that touches the write carrying them and ends that read inside or at
+ * the end of it (unix_stream_read_generic stops after an skb with fds; fd-less
+ * data may be glued in front). So fds that arrive with a chunk belong to the
+ * message containing the chunk's last byte (src/sys/socket.ts explains the
+ * same rule from the receiving side).
  *
  * Ownership: frames hand their fds to the caller; fds of a stream that turns
  * out corrupt, or still queued at close(), are closed here through closeFd.
@@ -62,16 +64,14 @@ export class Framer {
     return this.#end - this.#start;
   }
 
-  /**
-   * Append one received chunk. `fds` arrived with it; they belong to the
-   * stream position `chunkStart + fdsAt` (0 = the chunk's first byte).
-   */
-  push(chunk: Uint8Array, fds: readonly number[] = [], fdsAt = 0): void {
-    if (this.#broken) {
+  /** Append one received chunk; `fds` arrived with it (they belong to the message holding its last byte). */
+  push(chunk: Uint8Array, fds: readonly number[] = []): void {
+    if (this.#broken || (fds.length > 0 && chunk.length === 0)) {
       for (const fd of fds) this.closeFd(fd);
+      if (!this.#broken && fds.length > 0) this.#fail('fds arrived without data');
       return;
     }
-    if (fds.length > 0) this.#pendingFds.push({ at: this.#consumed + this.buffered + fdsAt, fds: [...fds] });
+    if (fds.length > 0) this.#pendingFds.push({ at: this.#consumed + this.buffered + chunk.length - 1, fds: [...fds] });
     this.#reserve(chunk.length);
     this.#buf.set(chunk, this.#end);
     this.#end += chunk.length;
@@ -96,8 +96,10 @@ export class Framer {
     if (avail < size) return undefined;
     const msgPos = this.#consumed;
     const fds: number[] = [];
-    while (this.#pendingFds.length > 0 && this.#pendingFds[0]!.at <= msgPos) {
-      fds.push(...this.#pendingFds.shift()!.fds);
+    while (this.#pendingFds.length > 0 && this.#pendingFds[0]!.at < msgPos + size) {
+      const p = this.#pendingFds.shift()!;
+      if (p.at >= msgPos) fds.push(...p.fds);
+      else for (const fd of p.fds) this.closeFd(fd); // cannot happen: a message is framed only once whole
     }
     if (fds.length > this.limits.maxFdsPerMessage) {
       for (const fd of fds) this.closeFd(fd);

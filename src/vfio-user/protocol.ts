@@ -28,6 +28,7 @@ export const VFIO_USER_MIG_DATA_WRITE = 18;
  */
 export const MDEVSIM_USER_QUERY_GFX_PLANE = 0x4d01;
 export const MDEVSIM_USER_GET_GFX_DMABUF = 0x4d02;
+export const MDEVSIM_USER_RELEASE_GFX_DMABUF = 0x4d03;
 export const MDEVSIM_DISPLAY_CAPABILITY = 'mdevsim_display';
 
 /** Message header (§1.2): id u16, command u16, size u32, flags u32, error u32. */

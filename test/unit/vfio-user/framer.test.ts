@@ -57,14 +57,25 @@ describe('Framer', () => {
     ), { seed: 42, numRuns: 300 });
   });
 
-  it('fds arriving with a chunk go to the message that starts there, not the one before', () => {
+  it('fds go to the message holding the chunk\'s last byte, even when fd-less messages were glued in front', () => {
     const f = new Framer(limits, () => {});
     const a = msg(1, 2, [9, 9]);
-    const b = msg(2, 2);
+    const b = msg(2, 4);
+    const c = msg(3, 2);
     f.push(a.subarray(0, 10));
-    f.push(concat([a.subarray(10), b]), [7], a.length - 10);
+    f.push(concat([a.subarray(10), b, c]), [7]);
+    expect(f.next()!.fds).toEqual([]);
     expect(f.next()!.fds).toEqual([]);
     expect(f.next()!.fds).toEqual([7]);
+  });
+
+  it('fds that came with the first part of a message written in pieces belong to that message', () => {
+    const f = new Framer(limits, () => {});
+    const a = msg(1, 2, [1, 2, 3, 4, 5, 6, 7, 8]);
+    f.push(a.subarray(0, 20), [9]);
+    expect(f.next()).toBeUndefined();
+    f.push(a.subarray(20));
+    expect(f.next()!.fds).toEqual([9]);
   });
 
   it('a size below 16 is a violation and closes queued fds; the framer stays broken', () => {

@@ -1,0 +1,392 @@
+/**
+ * One client connection's protocol state: negotiated capabilities, the DMA
+ * map table, dmabuf export handles, and fd ownership. Frames in, replies out;
+ * no sockets here (server.ts does I/O), and no device knowledge beyond the
+ * VfioDevice contract.
+ *
+ * Error rule (vfio-user.md §1.15, §7.1): a well-framed request that cannot be
+ * honoured gets an error reply and the connection stays — QEMU aborts later if
+ * its connection is dropped. Only a corrupt stream (the framer's business) is
+ * a reason to disconnect.
+ *
+ * fd rule: every fd a frame brings is closed here unless a handler takes it
+ * (DMA_MAP keeps its fd until unmap or disconnect). Commands that may not
+ * carry fds are refused with EINVAL; DMA_UNMAP's stray fds (SPDK's client
+ * sends one) are closed silently.
+ */
+import { logger } from '../util/log.ts';
+import { VfioError } from '../util/errors.ts';
+import { ERRNO } from '../util/errno.ts';
+import type { DmabufExport, RegionInfo, VfioDevice } from '../vfio/device.ts';
+import { encodeDeviceInfo, encodeIrqInfo, encodeRegionInfo } from '../vfio/region-caps.ts';
+import { decodeIrqSet } from '../vfio/irq.ts';
+import { decodeGfxPlaneQuery, encodeGfxPlaneResult } from '../vfio/gfx.ts';
+import { wireRange } from '../vfio/access.ts';
+import { VfioIrqInfo, VfioRegionInfo } from '../vfio/structs.ts';
+import { VFIO_REGION_INFO_FLAG_MMAP } from '../vfio/uapi.ts';
+import type { Frame } from './framer.ts';
+import * as P from './protocol.ts';
+import { negotiateVersion, parseVersionPayload, type NegotiatedSession } from './version.ts';
+import {
+  MdevsimDmabufRelease, MdevsimDmabufReply, MdevsimDmabufRequest, VFIO_DMA_UNMAP_FLAG_ALL,
+  VFIO_USER_F_DMA_REGION_READ, VFIO_USER_F_DMA_REGION_WRITE, VfioUserDmaMap, VfioUserDmaUnmap,
+  errorReply, replyMessage, writeReplyHeader,
+} from './wire.ts';
+
+const log = logger('vfio-user');
+
+/** Named limits, checked before any allocation (style.md convention 6). */
+export interface SessionLimits {
+  /** Largest REGION_READ/WRITE count. @defaultValue 1 MiB */
+  readonly maxDataXfer: number;
+  /** Most fds accepted in one message. @defaultValue 8 */
+  readonly maxMsgFds: number;
+  /** Most simultaneous DMA windows. @defaultValue 65535 */
+  readonly maxDmaMaps: number;
+  /** Most live dmabuf export handles per connection. @defaultValue 16 */
+  readonly maxExports: number;
+}
+
+export const DEFAULT_SESSION_LIMITS: SessionLimits = {
+  maxDataXfer: 1 << 20,
+  maxMsgFds: 8,
+  maxDmaMaps: 65535,
+  maxExports: 16,
+};
+
+/** Largest message the server accepts: header + region access + max transfer (libvfio-user's rule). */
+export function maxMessageSize(limits: SessionLimits): number {
+  return P.VFIO_USER_HEADER_SIZE + 16 + limits.maxDataXfer;
+}
+
+/** What the session wants sent: bytes plus fds to attach (borrowed: the sender must not close them). */
+export interface Outgoing {
+  readonly bytes: Uint8Array;
+  readonly fds: readonly number[];
+}
+
+interface DmaMap { readonly address: bigint; readonly size: bigint; readonly flags: number; fd: number | undefined }
+
+export interface SessionOptions {
+  readonly limits?: Partial<SessionLimits>;
+  /** Closes an fd the session owns. */
+  readonly closeFd: (fd: number) => void;
+  /** Label for logs (device name). */
+  readonly label?: string;
+  /** Whether the device offers the display extension. */
+  readonly display?: boolean;
+}
+
+const NO_FDS: readonly number[] = [];
+
+export class Session {
+  readonly limits: SessionLimits;
+  #negotiated: NegotiatedSession | undefined;
+  readonly #dmaMaps: DmaMap[] = [];
+  readonly #exports = new Map<number, DmabufExport>();
+  #nextExportHandle = 1;
+  #closed = false;
+  /** Counters by outcome, for logs, fuzzers and the soak benchmark. */
+  readonly stats = { requests: 0, errors: 0, noReply: 0 };
+
+  constructor(private readonly device: VfioDevice, private readonly opts: SessionOptions) {
+    this.limits = { ...DEFAULT_SESSION_LIMITS, ...opts.limits };
+  }
+
+  get negotiated(): NegotiatedSession | undefined {
+    return this.#negotiated;
+  }
+
+  get dmaMapCount(): number {
+    return this.#dmaMaps.length;
+  }
+
+  get exportCount(): number {
+    return this.#exports.size;
+  }
+
+  /**
+   * Handle one frame. Returns the reply, or undefined for NO_REPLY requests.
+   * Never throws for any frame content.
+   */
+  handle(frame: Frame): Outgoing | undefined {
+    this.stats.requests++;
+    const fds = frame.fds;
+    const noReply = (frame.flags & P.VFIO_USER_F_NO_REPLY) !== 0;
+    try {
+      if ((frame.flags & P.VFIO_USER_F_TYPE_MASK) !== P.VFIO_USER_F_TYPE_COMMAND) {
+        throw new VfioError('EINVAL', `message type ${frame.flags & P.VFIO_USER_F_TYPE_MASK} is not a command (the server sends no requests)`);
+      }
+      if (noReply && !NO_REPLY_ALLOWED.has(frame.command)) {
+        throw new VfioError('EINVAL', `command ${frame.command} needs a reply; NO_REPLY refused`);
+      }
+      const out = this.#dispatch(frame);
+      if (noReply) {
+        this.stats.noReply++;
+        return undefined;
+      }
+      return out;
+    } catch (err) {
+      const errno = err instanceof VfioError ? err.errno : ERRNO.EINVAL;
+      this.stats.errors++;
+      if (!(err instanceof VfioError)) log.error(`${this.opts.label ?? 'device'}: internal error on command ${frame.command}: ${String(err)}`);
+      else log.debug(`${this.opts.label ?? 'device'}: msg ${frame.id} cmd ${frame.command}: ${err.message}`);
+      if (noReply && NO_REPLY_ALLOWED.has(frame.command)) return undefined; // §1.1: nothing back, even on error
+      return { bytes: errorReply(frame.id, frame.command, errno), fds: NO_FDS };
+    } finally {
+      for (let i = 0; i < fds.length; i++) {
+        const fd = fds[i]!;
+        if (fd >= 0) this.opts.closeFd(fd);
+      }
+    }
+  }
+
+  /** The connection is gone: release DMA maps, fds and export handles. Device state is kept. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const m of this.#dmaMaps.splice(0)) if (m.fd !== undefined) this.opts.closeFd(m.fd);
+    for (const e of this.#exports.values()) e.release();
+    this.#exports.clear();
+    this.device.closeDevice();
+  }
+
+  #dispatch(frame: Frame): Outgoing {
+    const cmd = frame.command;
+    if (!this.#negotiated) {
+      if (cmd !== P.VFIO_USER_VERSION) throw new VfioError('EINVAL', `command ${cmd} before VERSION`);
+      return this.#version(frame);
+    }
+    if (frame.fds.length > 0 && !FDS_ALLOWED.has(cmd)) {
+      if (cmd === P.VFIO_USER_DMA_UNMAP) {
+        log.debug('closing unexpected fd on DMA_UNMAP');
+      } else {
+        throw new VfioError('EINVAL', `command ${cmd} carries ${frame.fds.length} fds; none allowed`);
+      }
+    }
+    switch (cmd) {
+      case P.VFIO_USER_REGION_READ: return this.#regionRead(frame);
+      case P.VFIO_USER_REGION_WRITE: return this.#regionWrite(frame);
+      case P.VFIO_USER_DMA_MAP: return this.#dmaMap(frame);
+      case P.VFIO_USER_DMA_UNMAP: return this.#dmaUnmap(frame);
+      case P.VFIO_USER_DEVICE_GET_INFO: return this.#getInfo(frame);
+      case P.VFIO_USER_DEVICE_GET_REGION_INFO: return this.#getRegionInfo(frame);
+      case P.VFIO_USER_DEVICE_GET_IRQ_INFO: return this.#getIrqInfo(frame);
+      case P.VFIO_USER_DEVICE_SET_IRQS: return this.#setIrqs(frame);
+      case P.VFIO_USER_DEVICE_RESET: return this.#reset(frame);
+      case P.VFIO_USER_VERSION: throw new VfioError('EINVAL', 'VERSION already negotiated');
+      case P.MDEVSIM_USER_QUERY_GFX_PLANE:
+      case P.MDEVSIM_USER_GET_GFX_DMABUF:
+      case P.MDEVSIM_USER_RELEASE_GFX_DMABUF:
+        if (!this.#negotiated.display) throw new VfioError('ENOSYS', `command ${cmd} is not negotiated`);
+        if (cmd === P.MDEVSIM_USER_QUERY_GFX_PLANE) return this.#queryPlane(frame);
+        if (cmd === P.MDEVSIM_USER_GET_GFX_DMABUF) return this.#getDmabuf(frame);
+        return this.#releaseDmabuf(frame);
+      case P.VFIO_USER_DMA_READ:
+      case P.VFIO_USER_DMA_WRITE:
+        throw new VfioError('EINVAL', `command ${cmd} goes from server to client`);
+      default:
+        throw new VfioError('ENOSYS', `unknown or unsupported command ${cmd}`);
+    }
+  }
+
+  #version(frame: Frame): Outgoing {
+    if (frame.fds.length > 0) throw new VfioError('EINVAL', 'VERSION carries fds');
+    const proposal = parseVersionPayload(frame.payload);
+    const s = negotiateVersion(proposal, {
+      maxMsgFds: this.limits.maxMsgFds,
+      maxDataXferSize: this.limits.maxDataXfer,
+      maxDmaMaps: this.limits.maxDmaMaps,
+      display: this.opts.display ?? false,
+    }, frame.size);
+    this.#negotiated = s;
+    return { bytes: replyMessage(frame.id, frame.command, s.replyPayload), fds: NO_FDS };
+  }
+
+  #regionRead(frame: Frame): Outgoing {
+    const p = frame.payload;
+    if (p.length !== 16) throw new VfioError('EINVAL', `REGION_READ payload is ${p.length} bytes, expected 16`);
+    const v = new DataView(p.buffer, p.byteOffset, 16);
+    const region = v.getUint32(8, true);
+    const count = v.getUint32(12, true);
+    if (count > this.limits.maxDataXfer) throw new VfioError('EINVAL', `REGION_READ count ${count} exceeds max_data_xfer_size ${this.limits.maxDataXfer}`);
+    const offset = wireOffset(v.getBigUint64(0, true), count);
+    const out = new Uint8Array(32 + count);
+    out.set(p.subarray(0, 16), 16);
+    if (count > 0) this.device.regionRead(region, offset, out.subarray(32));
+    writeReplyHeader(out, frame.id, frame.command, 0);
+    return { bytes: out, fds: NO_FDS };
+  }
+
+  #regionWrite(frame: Frame): Outgoing {
+    const p = frame.payload;
+    if (p.length < 16) throw new VfioError('EINVAL', `REGION_WRITE payload is ${p.length} bytes, shorter than 16`);
+    const v = new DataView(p.buffer, p.byteOffset, 16);
+    const region = v.getUint32(8, true);
+    const count = v.getUint32(12, true);
+    if (count > this.limits.maxDataXfer) throw new VfioError('EINVAL', `REGION_WRITE count ${count} exceeds max_data_xfer_size ${this.limits.maxDataXfer}`);
+    if (p.length !== 16 + count) throw new VfioError('EINVAL', `REGION_WRITE carries ${p.length - 16} data bytes, count says ${count}`);
+    const offset = wireOffset(v.getBigUint64(0, true), count);
+    if (count > 0) this.device.regionWrite(region, offset, p.subarray(16));
+    const out = new Uint8Array(32);
+    out.set(p.subarray(0, 16), 16);
+    writeReplyHeader(out, frame.id, frame.command, 0);
+    return { bytes: out, fds: NO_FDS };
+  }
+
+  #dmaMap(frame: Frame): Outgoing {
+    const p = frame.payload;
+    if (p.length < VfioUserDmaMap.size) throw new VfioError('EINVAL', `DMA_MAP payload is ${p.length} bytes, shorter than 32`);
+    const m = VfioUserDmaMap.decode(p);
+    if (m.argsz < VfioUserDmaMap.size) throw new VfioError('EINVAL', `DMA_MAP argsz ${m.argsz} < 32`);
+    if ((m.flags & ~(VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE)) !== 0) {
+      throw new VfioError('EINVAL', `DMA_MAP flags 0x${m.flags.toString(16)} has unknown bits`);
+    }
+    if (frame.fds.length > 1) throw new VfioError('EINVAL', `DMA_MAP carries ${frame.fds.length} fds, at most 1`);
+    if (m.size === 0n) throw new VfioError('EINVAL', 'DMA_MAP size 0');
+    if (m.address + m.size > 1n << 64n) throw new VfioError('EINVAL', 'DMA_MAP address + size overflows u64');
+    if (frame.fds.length === 0 && m.offset !== 0n) throw new VfioError('EINVAL', 'DMA_MAP offset without an fd');
+    const end = m.address + m.size;
+    for (const e of this.#dmaMaps) {
+      if (m.address < e.address + e.size && e.address < end) {
+        throw new VfioError('EEXIST', `DMA_MAP [0x${m.address.toString(16)}, +0x${m.size.toString(16)}) overlaps an existing window`);
+      }
+    }
+    if (this.#dmaMaps.length >= this.limits.maxDmaMaps) throw new VfioError('ENOSPC', `more than ${this.limits.maxDmaMaps} DMA maps`);
+    // mdpy and mbochs do no DMA: the window is recorded (QEMU requires success) and its fd kept until unmap.
+    const fd = frame.fds.length === 1 ? frame.fds[0] : undefined;
+    if (fd !== undefined) frame.fds[0] = -1; // taken: the finally block skips it
+    this.#dmaMaps.push({ address: m.address, size: m.size, flags: m.flags, fd });
+    return { bytes: replyMessage(frame.id, frame.command), fds: NO_FDS };
+  }
+
+  #dmaUnmap(frame: Frame): Outgoing {
+    const p = frame.payload;
+    if (p.length < VfioUserDmaUnmap.size) throw new VfioError('EINVAL', `DMA_UNMAP payload is ${p.length} bytes, shorter than 24`);
+    const u = VfioUserDmaUnmap.decode(p);
+    if ((u.flags & ~VFIO_DMA_UNMAP_FLAG_ALL) !== 0) throw new VfioError('EINVAL', `DMA_UNMAP flags 0x${u.flags.toString(16)} unsupported (no dirty bitmaps)`);
+    if ((u.flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0) {
+      if (u.address !== 0n || u.size !== 0n) throw new VfioError('EINVAL', 'DMA_UNMAP ALL with a non-zero address or size');
+      for (const m of this.#dmaMaps.splice(0)) if (m.fd !== undefined) this.opts.closeFd(m.fd);
+    } else {
+      const i = this.#dmaMaps.findIndex((m) => m.address === u.address && m.size === u.size);
+      if (i < 0) throw new VfioError('ENOENT', `DMA_UNMAP [0x${u.address.toString(16)}, +0x${u.size.toString(16)}) matches no window`);
+      const [m] = this.#dmaMaps.splice(i, 1);
+      if (m?.fd !== undefined) this.opts.closeFd(m.fd);
+    }
+    // Echo the 24-byte struct (libvfio-user, rust-vmm); QEMU accepts up to 40 bytes.
+    return { bytes: replyMessage(frame.id, frame.command, p.subarray(0, VfioUserDmaUnmap.size)), fds: NO_FDS };
+  }
+
+  #getInfo(frame: Frame): Outgoing {
+    const argsz = argszOf(frame, 16, 'DEVICE_GET_INFO');
+    return { bytes: replyMessage(frame.id, frame.command, encodeDeviceInfo(this.device.info(), argsz, { style: 'vfio-user' })), fds: NO_FDS };
+  }
+
+  #getRegionInfo(frame: Frame): Outgoing {
+    const p = frame.payload;
+    if (p.length < VfioRegionInfo.size) throw new VfioError('EINVAL', `GET_REGION_INFO payload is ${p.length} bytes, shorter than 32`);
+    const req = VfioRegionInfo.decode(p);
+    if (req.argsz < VfioRegionInfo.size) throw new VfioError('EINVAL', `GET_REGION_INFO argsz ${req.argsz} < 32`);
+    const info = mappable(this.device.regionInfo(req.index));
+    const offset = info.mmap ? info.mmap.memoryOffset : info.offset;
+    const enc = encodeRegionInfo(info, req.argsz, { style: 'vfio-user', offset });
+    // The fd goes only with a complete reply (libvfio-user; QEMU closes the fd of a truncated first reply).
+    const fd = info.mmap && enc.capsIncluded ? info.mmap.memory.fd : undefined;
+    return { bytes: replyMessage(frame.id, frame.command, enc.bytes), fds: fd === undefined ? NO_FDS : [fd] };
+  }
+
+  #getIrqInfo(frame: Frame): Outgoing {
+    const p = frame.payload;
+    if (p.length < VfioIrqInfo.size) throw new VfioError('EINVAL', `GET_IRQ_INFO payload is ${p.length} bytes, shorter than 16`);
+    const req = VfioIrqInfo.decode(p);
+    if (req.argsz < VfioIrqInfo.size) throw new VfioError('EINVAL', `GET_IRQ_INFO argsz ${req.argsz} < 16`);
+    return { bytes: replyMessage(frame.id, frame.command, encodeIrqInfo(this.device.irqInfo(req.index), req.argsz, { style: 'vfio-user' })), fds: NO_FDS };
+  }
+
+  #setIrqs(frame: Frame): Outgoing {
+    this.device.setIrqs(decodeIrqSet(frame.payload, frame.fds, { style: 'vfio-user' }));
+    return { bytes: replyMessage(frame.id, frame.command), fds: NO_FDS };
+  }
+
+  #reset(frame: Frame): Outgoing {
+    if (frame.payload.length !== 0) throw new VfioError('EINVAL', 'DEVICE_RESET carries a payload');
+    this.device.reset();
+    return { bytes: replyMessage(frame.id, frame.command), fds: NO_FDS };
+  }
+
+  #queryPlane(frame: Frame): Outgoing {
+    const query = decodeGfxPlaneQuery(frame.payload);
+    const result = this.device.queryGfxPlane(query);
+    return { bytes: replyMessage(frame.id, frame.command, encodeGfxPlaneResult(query, result, { argsz: 64 })), fds: NO_FDS };
+  }
+
+  #getDmabuf(frame: Frame): Outgoing {
+    const p = frame.payload;
+    if (p.length < MdevsimDmabufRequest.size) throw new VfioError('EINVAL', `GET_GFX_DMABUF payload is ${p.length} bytes, shorter than 8`);
+    const req = MdevsimDmabufRequest.decode(p);
+    if (req.argsz < MdevsimDmabufReply.size) throw new VfioError('EINVAL', `GET_GFX_DMABUF argsz ${req.argsz} < ${MdevsimDmabufReply.size}`);
+    if (this.#exports.size >= this.limits.maxExports) throw new VfioError('ENOSPC', `more than ${this.limits.maxExports} live dmabuf exports; release some`);
+    const exp = this.device.getGfxDmabuf(req.dmabuf_id);
+    const fd = exp.memory.fd;
+    if (fd === undefined) {
+      exp.release();
+      throw new VfioError('ENODEV', 'device memory is not shareable (no memfd)');
+    }
+    const handle = this.#nextExportHandle++;
+    this.#exports.set(handle, exp);
+    const body = MdevsimDmabufReply.toBytes({
+      argsz: MdevsimDmabufReply.size, dmabuf_id: exp.dmabufId, handle, drm_format: exp.drmFormat,
+      offset: BigInt(exp.offset), size: BigInt(exp.size), width: exp.width, height: exp.height,
+      stride: exp.stride, reserved: 0, drm_format_mod: exp.drmFormatMod,
+    });
+    return { bytes: replyMessage(frame.id, frame.command, body), fds: [fd] };
+  }
+
+  #releaseDmabuf(frame: Frame): Outgoing {
+    const p = frame.payload;
+    if (p.length < MdevsimDmabufRelease.size) throw new VfioError('EINVAL', `RELEASE_GFX_DMABUF payload is ${p.length} bytes, shorter than 8`);
+    const { handle } = MdevsimDmabufRelease.decode(p);
+    const exp = this.#exports.get(handle);
+    if (!exp) throw new VfioError('ENOENT', `no dmabuf export handle ${handle}`);
+    this.#exports.delete(handle);
+    exp.release();
+    return { bytes: replyMessage(frame.id, frame.command), fds: NO_FDS };
+  }
+}
+
+/** Commands whose NO_REPLY flag is honoured (posted writes and fire-and-forget setup). */
+const NO_REPLY_ALLOWED = new Set<number>([
+  P.VFIO_USER_DMA_MAP, P.VFIO_USER_DMA_UNMAP, P.VFIO_USER_DEVICE_SET_IRQS, P.VFIO_USER_REGION_WRITE,
+  P.VFIO_USER_DEVICE_RESET, P.VFIO_USER_REGION_WRITE_MULTI, P.MDEVSIM_USER_RELEASE_GFX_DMABUF,
+]);
+
+/** Commands that may carry fds (vfio-user.md §1.6). */
+const FDS_ALLOWED = new Set<number>([P.VFIO_USER_DMA_MAP, P.VFIO_USER_DEVICE_SET_IRQS]);
+
+function argszOf(frame: Frame, min: number, what: string): number {
+  const p = frame.payload;
+  if (p.length < 4) throw new VfioError('EINVAL', `${what} payload is ${p.length} bytes, shorter than 4`);
+  const argsz = p[0]! | (p[1]! << 8) | (p[2]! << 16) | (p[3]! * 0x1000000);
+  if (argsz < min) throw new VfioError('EINVAL', `${what} argsz ${argsz} < ${min}`);
+  return argsz;
+}
+
+/** A u64 wire offset as a safe integer; EFAULT when it lies beyond any region (offset+count cannot wrap). */
+function wireOffset(offset: bigint, count: number): number {
+  const off = wireRange(offset, count, Number.MAX_SAFE_INTEGER);
+  if (off === undefined) throw new VfioError('EFAULT', `offset 0x${offset.toString(16)} + count ${count} is outside any region`);
+  return off;
+}
+
+/**
+ * Over vfio-user a region is mappable only with an fd to pass. Heap-backed
+ * memory has none, so such a region is reported without MMAP (clients then
+ * use REGION_READ/WRITE), and without the sparse-mmap cap that only makes
+ * sense with MMAP.
+ */
+function mappable(info: RegionInfo): RegionInfo {
+  if (!info.mmap || info.mmap.memory.fd !== undefined) return info;
+  const { mmap: _dropped, ...rest } = info;
+  return { ...rest, flags: info.flags & ~VFIO_REGION_INFO_FLAG_MMAP, caps: info.caps.filter((c) => c.kind !== 'sparse-mmap') };
+}
