@@ -1,0 +1,251 @@
+// Watcher: readiness of one fd through libuv (uv_poll_t), so the event loop
+// sleeps in epoll instead of anyone polling, and nothing ever blocks.
+//
+//   new Watcher(fd, callback)        callback(status, events, nread)
+//   start(events) / stop() / close() (UV_READABLE | UV_WRITABLE | UV_DISCONNECT)
+//   setRecv(buffer, maxFds, fdsOut, status) / setRecv(null)
+//   ref() / unref()                  keep / do not keep the event loop alive
+//
+// In receive mode a readable wake drains the socket with DrainRecv *before*
+// calling JS, so one wake costs one native->JS crossing that already carries
+// the bytes (nread >= 0, details in the status array). Otherwise nread is -1.
+// status is libuv's (0 or a negative errno).
+//
+// Lifetime: while started, the JS object is pinned (strong reference) so the
+// GC cannot collect a watcher that may still fire. close() releases the
+// uv handle (freed in the close callback), the callback and the buffers; the
+// destructor and an env cleanup hook do the same if close() was never called.
+#include <uv.h>
+
+#include <memory>
+
+#include "native.h"
+
+namespace mdevsim {
+
+namespace {
+
+class Watcher : public Napi::ObjectWrap<Watcher> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Watcher",
+                       {
+                           InstanceMethod<&Watcher::Start>("start"),
+                           InstanceMethod<&Watcher::Stop>("stop"),
+                           InstanceMethod<&Watcher::Close>("close"),
+                           InstanceMethod<&Watcher::SetRecv>("setRecv"),
+                           InstanceMethod<&Watcher::RefLoop>("ref"),
+                           InstanceMethod<&Watcher::UnrefLoop>("unref"),
+                       });
+  }
+
+  explicit Watcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Watcher>(info) {
+    Napi::Env env = info.Env();
+    int fd = 0;
+    if (!ArgFd(info, 0, "Watcher", &fd)) return;
+    if (!info[1].IsFunction()) {
+      ThrowTypeError(env, "Watcher", "callback", "a function");
+      return;
+    }
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+      Napi::Error::New(env, "Watcher: no libuv loop").ThrowAsJavaScriptException();
+      return;
+    }
+    handle_ = new uv_poll_t;
+    // Note: uv_poll_init puts the fd in O_NONBLOCK mode.
+    const int rc = uv_poll_init(loop, handle_, fd);
+    if (rc != 0) {
+      delete handle_;  // never initialised: nothing to uv_close
+      handle_ = nullptr;
+      ThrowErrno(env, "uv_poll_init", -rc);
+      return;
+    }
+    handle_->data = this;
+    fd_ = fd;
+    callback_ = Napi::Persistent(info[1].As<Napi::Function>());
+    context_ = std::make_unique<Napi::AsyncContext>(env, "mdevsim.Watcher", info.This().As<Napi::Object>());
+    napi_add_env_cleanup_hook(env, CleanupHook, this);
+    hook_ = true;
+  }
+
+  ~Watcher() override { Release(); }
+
+ private:
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    int64_t events = 0;
+    if (!ArgInt(info, 0, "Watcher.start", "events", 0, UV_READABLE | UV_WRITABLE | UV_DISCONNECT, &events))
+      return Napi::Value();
+    if (handle_ == nullptr) {
+      ThrowErrno(info.Env(), "uv_poll_start", EBADF);
+      return Napi::Value();
+    }
+    if (events == 0) return Stop(info);
+    const int rc = uv_poll_start(handle_, static_cast<int>(events), OnPoll);
+    if (rc != 0) {
+      ThrowErrno(info.Env(), "uv_poll_start", -rc);
+      return Napi::Value();
+    }
+    if (!pinned_) {
+      Ref();
+      pinned_ = true;
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    if (handle_ != nullptr) uv_poll_stop(handle_);
+    Unpin();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Release();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value SetRecv(const Napi::CallbackInfo& info) {
+    if (info[0].IsNull() || info[0].IsUndefined()) {
+      recv_ = false;
+      buffer_.Reset();
+      fdsOut_.Reset();
+      status_.Reset();
+      return info.Env().Undefined();
+    }
+    Napi::ArrayBuffer buffer;
+    int64_t maxFds = 0;
+    int32_t* fdsOut = nullptr;
+    size_t fdsCap = 0;
+    int32_t* status = nullptr;
+    size_t statusLen = 0;
+    if (!ArgArrayBuffer(info, 0, "Watcher.setRecv", "buffer", &buffer) ||
+        !ArgInt(info, 1, "Watcher.setRecv", "maxFds", 0, 253, &maxFds) ||
+        !ArgInt32Array(info, 2, "Watcher.setRecv", "fdsOut", &fdsOut, &fdsCap) ||
+        !ArgInt32Array(info, 3, "Watcher.setRecv", "status", &status, &statusLen))
+      return Napi::Value();
+    if (buffer.ByteLength() == 0) {
+      ThrowRangeError(info.Env(), "Watcher.setRecv", "buffer", "must not be empty");
+      return Napi::Value();
+    }
+    if (fdsCap < static_cast<size_t>(maxFds)) {
+      ThrowRangeError(info.Env(), "Watcher.setRecv", "fdsOut", "must have room for maxFds fds");
+      return Napi::Value();
+    }
+    if (statusLen < kRecvStatusLen) {
+      ThrowRangeError(info.Env(), "Watcher.setRecv", "status", "must have RECV_STATUS_LEN elements");
+      return Napi::Value();
+    }
+    buffer_ = Napi::Persistent(buffer);
+    fdsOut_ = Napi::Persistent(info[2].As<Napi::Int32Array>());
+    status_ = Napi::Persistent(info[3].As<Napi::Int32Array>());
+    maxFds_ = static_cast<int>(maxFds);
+    recv_ = true;
+    return info.Env().Undefined();
+  }
+
+  Napi::Value RefLoop(const Napi::CallbackInfo& info) {
+    if (handle_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(handle_));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value UnrefLoop(const Napi::CallbackInfo& info) {
+    if (handle_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(handle_));
+    return info.Env().Undefined();
+  }
+
+  void Unpin() {
+    if (pinned_) {
+      pinned_ = false;
+      Unref();
+    }
+  }
+
+  // Idempotent: closes the uv handle and drops every reference.
+  void Release() {
+    if (handle_ != nullptr) {
+      handle_->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(handle_), OnClosed);
+      handle_ = nullptr;
+    }
+    if (hook_) {
+      napi_remove_env_cleanup_hook(Env(), CleanupHook, this);
+      hook_ = false;
+    }
+    recv_ = false;
+    buffer_.Reset();
+    fdsOut_.Reset();
+    status_.Reset();
+    callback_.Reset();
+    Unpin();
+  }
+
+  static void OnClosed(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
+
+  // Env teardown (process or worker exit) with the watcher still open: the
+  // loop must not keep a handle whose owner is going away.
+  static void CleanupHook(void* arg) {
+    Watcher* w = static_cast<Watcher*>(arg);
+    w->hook_ = false;  // it ran; removing it again is not allowed
+    if (w->handle_ != nullptr) {
+      w->handle_->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(w->handle_), OnClosed);
+      w->handle_ = nullptr;
+    }
+  }
+
+  static void OnPoll(uv_poll_t* h, int status, int events) {
+    Watcher* w = static_cast<Watcher*>(h->data);
+    if (w == nullptr || w->callback_.IsEmpty()) return;
+    Napi::Env env = w->Env();
+    Napi::HandleScope scope(env);
+    int32_t nread = -1;
+    if (w->recv_ && status == 0 && (events & UV_READABLE) != 0) {
+      Napi::ArrayBuffer buffer = w->buffer_.Value();
+      Napi::Int32Array fdsOut = w->fdsOut_.Value();
+      Napi::Int32Array st = w->status_.Value();
+      // Re-read the pointers every time: JS may have detached a buffer.
+      if (buffer.ByteLength() > 0 && st.ElementLength() >= kRecvStatusLen &&
+          fdsOut.ElementLength() >= static_cast<size_t>(w->maxFds_)) {
+        int32_t* s = st.Data();
+        DrainRecv(w->fd_, static_cast<uint8_t*>(buffer.Data()), buffer.ByteLength(), w->maxFds_,
+                  w->maxFds_ > 0 ? fdsOut.Data() : nullptr, fdsOut.ElementLength(), s);
+        nread = s[kRecvNread];
+        // Spurious wake (nothing read, nothing happened): skip the JS call.
+        if (nread == 0 && s[kRecvFlags] == 0 && s[kRecvErrno] == 0 && (events & UV_WRITABLE) == 0) return;
+      }
+    }
+    napi_value args[3] = {Napi::Number::New(env, status), Napi::Number::New(env, events),
+                          Napi::Number::New(env, nread)};
+    napi_value result;
+    const napi_status rc =
+        napi_make_callback(env, *w->context_, w->Value(), w->callback_.Value(), 3, args, &result);
+    if (rc != napi_ok) {
+      // The callback threw: there is no JS caller to receive it, so report it
+      // like any event-loop callback does ('uncaughtException').
+      bool pending = false;
+      if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+        napi_value error;
+        napi_get_and_clear_last_exception(env, &error);
+        napi_fatal_exception(env, error);
+      }
+    }
+  }
+
+  uv_poll_t* handle_ = nullptr;
+  int fd_ = -1;
+  Napi::FunctionReference callback_;
+  std::unique_ptr<Napi::AsyncContext> context_;
+  bool pinned_ = false;
+  bool hook_ = false;
+  bool recv_ = false;
+  int maxFds_ = 0;
+  Napi::Reference<Napi::ArrayBuffer> buffer_;
+  Napi::Reference<Napi::Int32Array> fdsOut_;
+  Napi::Reference<Napi::Int32Array> status_;
+};
+
+}  // namespace
+
+void InitWatcher(Napi::Env env, Napi::Object exports) { exports.Set("Watcher", Watcher::Define(env)); }
+
+}  // namespace mdevsim
