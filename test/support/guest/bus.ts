@@ -75,3 +75,39 @@ export function sizeBar(bus: GuestBus, bar: number): { size: number; isIo: boole
 export function assignBar(bus: GuestBus, bar: number, address: number): void {
   bus.configWrite(0x10 + 4 * bar, 4, address >>> 0);
 }
+
+/** The vfio-user client surface a socket bus needs (SyncVfioUserClient has it). */
+export interface BlockingDeviceClient {
+  regionRead(region: number, offset: number, count: number): Uint8Array;
+  regionWrite(region: number, offset: number, data: Uint8Array): void;
+  mapRegion(index: number): { bytes: Uint8Array; unmap(): void };
+}
+
+/**
+ * A bus over a vfio-user connection, as QEMU gives the guest: config and BAR
+ * accesses become REGION_READ/WRITE messages; mappable BARs are mapped from
+ * the region fd (the guest's pixel writes never cross the socket).
+ */
+export function socketBus(client: BlockingDeviceClient): GuestBus & { unmapAll(): void } {
+  const maps = new Map<number, { bytes: Uint8Array; unmap(): void } | undefined>();
+  return {
+    configRead: (offset, size) => fromBytes(client.regionRead(VFIO_PCI_CONFIG_REGION_INDEX, offset, size)),
+    configWrite: (offset, size, value) => client.regionWrite(VFIO_PCI_CONFIG_REGION_INDEX, offset, toBytes(size, value)),
+    barRead: (bar, offset, size) => fromBytes(client.regionRead(bar, offset, size)),
+    barWrite: (bar, offset, size, value) => client.regionWrite(bar, offset, toBytes(size, value)),
+    barMap(bar) {
+      if (!maps.has(bar)) {
+        try {
+          maps.set(bar, client.mapRegion(bar));
+        } catch {
+          maps.set(bar, undefined);
+        }
+      }
+      return maps.get(bar)?.bytes;
+    },
+    unmapAll() {
+      for (const m of maps.values()) m?.unmap();
+      maps.clear();
+    },
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * Serves one VfioDevice on one Unix socket (vfio-user.md §1.1: one connection
+ * = one client = one device; a process may host many devices, each on its own
+ * socket). One client at a time: a second connection while one is active is
+ * closed at once (libvfio-user does the same), so two VMMs never drive one
+ * device.
+ *
+ * Per readable wake the socket has already been drained (src/sys/socket.ts);
+ * every whole message in that batch is handled, and the replies go out
+ * together in one sendmsg, except that a reply carrying fds is sent alone
+ * (its fds ride on its first byte and nothing may follow it).
+ *
+ * A corrupt stream (framer ProtocolViolation, MSG_CTRUNC) drops this
+ * connection only: its DMA maps, fds and export handles are released, the
+ * device state is kept and a new client may connect.
+ */
+import { logger } from '../util/log.ts';
+import { closeFd } from '../sys/fds.ts';
+import { listen, type UnixServer, type UnixSocket, type Ancillary } from '../sys/socket.ts';
+import type { VfioDevice } from '../vfio/device.ts';
+import { Framer, ProtocolViolation } from './framer.ts';
+import { Session, maxMessageSize, type SessionLimits, DEFAULT_SESSION_LIMITS } from './session.ts';
+
+const log = logger('vfio-user');
+
+export interface DeviceServerOptions {
+  /** Socket path (created 0600; a stale file is replaced, a live one refused). */
+  readonly path: string;
+  readonly device: VfioDevice;
+  /** For logs. @defaultValue the path */
+  readonly label?: string;
+  /** Offer the display extension to clients that propose it. @defaultValue false */
+  readonly display?: boolean;
+  readonly limits?: Partial<SessionLimits>;
+  /** Observer for connection events (the CLI logs them). */
+  readonly onEvent?: (event: ServerEvent) => void;
+}
+
+export type ServerEvent =
+  | { readonly kind: 'connected'; readonly label: string }
+  | { readonly kind: 'refused'; readonly label: string; readonly reason: string }
+  | { readonly kind: 'disconnected'; readonly label: string; readonly reason: string; readonly requests: number };
+
+/** Counters over the server's lifetime (tests, soak benchmark). */
+export interface ServerStats {
+  connections: number;
+  refused: number;
+  dropped: number;
+  requests: number;
+  errors: number;
+}
+
+interface Connection {
+  readonly socket: UnixSocket;
+  readonly framer: Framer;
+  readonly session: Session;
+}
+
+export class DeviceServer {
+  readonly path: string;
+  readonly label: string;
+  readonly stats: ServerStats = { connections: 0, refused: 0, dropped: 0, requests: 0, errors: 0 };
+  readonly #listener: UnixServer;
+  readonly #limits: SessionLimits;
+  #active: Connection | undefined;
+
+  private constructor(private readonly opts: DeviceServerOptions) {
+    this.path = opts.path;
+    this.label = opts.label ?? opts.path;
+    this.#limits = { ...DEFAULT_SESSION_LIMITS, ...opts.limits };
+    this.#listener = listen(opts.path, { maxFds: this.#limits.maxMsgFds });
+    this.#listener.on('connection', (socket) => this.#accept(socket));
+    this.#listener.on('error', (err) => log.warn(`${this.label}: accept failed: ${err.message}`));
+  }
+
+  /** Start listening on opts.path. Throws (EADDRINUSE) when a live server owns the path. */
+  static listen(opts: DeviceServerOptions): DeviceServer {
+    return new DeviceServer(opts);
+  }
+
+  get connected(): boolean {
+    return this.#active !== undefined;
+  }
+
+  /** The active connection's session (for tests and management). */
+  get session(): Session | undefined {
+    return this.#active?.session;
+  }
+
+  /** Stop listening, drop the client, remove the socket file. The device itself is not destroyed. */
+  close(): void {
+    this.#drop('server closing');
+    this.#listener.close();
+  }
+
+  #accept(socket: UnixSocket): void {
+    if (this.#active) {
+      this.stats.refused++;
+      this.opts.onEvent?.({ kind: 'refused', label: this.label, reason: 'a client is already connected' });
+      log.warn(`${this.label}: refusing a second client (one client per device)`);
+      socket.close();
+      return;
+    }
+    const framer = new Framer({ maxMessageSize: maxMessageSize(this.#limits), maxFdsPerMessage: this.#limits.maxMsgFds }, closeFd);
+    const session = new Session(this.opts.device, {
+      limits: this.#limits, closeFd, label: this.label, display: this.opts.display ?? false,
+    });
+    const active: Connection = { socket, framer, session };
+    this.#active = active;
+    this.stats.connections++;
+    this.opts.onEvent?.({ kind: 'connected', label: this.label });
+    socket.on('data', (bytes, anc) => this.#onData(active, bytes, anc));
+    socket.on('close', (info) => {
+      if (this.#active === active) this.#drop(info.reason === 'local' ? 'closed' : `peer ${info.reason}`);
+    });
+  }
+
+  #onData(active: Connection, bytes: Uint8Array, anc: Ancillary | undefined): void {
+    if (this.#active !== active) return;
+    if (anc?.truncated) {
+      this.#drop('fds truncated (MSG_CTRUNC): more fds than allowed in one message');
+      return;
+    }
+    const fds: number[] = [];
+    if (anc) for (let i = 0; i < anc.fds.length; i++) fds.push(anc.fds.take(i));
+    active.framer.push(bytes, fds);
+    let batch: Uint8Array[] = [];
+    const flush = (): void => {
+      if (batch.length > 0) active.socket.send(batch);
+      batch = [];
+    };
+    try {
+      for (let frame = active.framer.next(); frame; frame = active.framer.next()) {
+        const out = active.session.handle(frame);
+        if (!out) continue;
+        if (out.fds.length > 0) {
+          // A reply with fds gets a sendmsg of its own: the fds ride on its
+          // first byte, and a receiver attributes them to the message holding
+          // the last byte of the read they arrive with (framer.ts), so nothing
+          // may follow it in the same sendmsg.
+          flush();
+          active.socket.send(out.bytes, out.fds);
+          continue;
+        }
+        batch.push(out.bytes);
+      }
+      flush();
+    } catch (err) {
+      flush();
+      if (err instanceof ProtocolViolation) {
+        this.stats.dropped++;
+        this.#drop(`corrupt stream: ${err.message}`);
+        return;
+      }
+      throw err;
+    }
+  }
+
+  #drop(reason: string): void {
+    const active = this.#active;
+    if (!active) return;
+    this.#active = undefined;
+    this.stats.requests += active.session.stats.requests;
+    this.stats.errors += active.session.stats.errors;
+    active.framer.close();
+    active.session.close();
+    active.socket.close();
+    log.info(`${this.label}: client disconnected (${reason})`);
+    this.opts.onEvent?.({ kind: 'disconnected', label: this.label, reason, requests: active.session.stats.requests });
+  }
+}

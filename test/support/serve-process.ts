@@ -1,0 +1,48 @@
+/** Runs `mdevsim serve --json` in a child process and waits until it is ready. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const root = resolve(import.meta.dirname, '../..');
+
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  readonly dir: string;
+  /** Socket path by device name. */
+  readonly sockets: Map<string, string>;
+  /** JSON events printed after ready (connections, disconnections). */
+  readonly events: Record<string, unknown>[];
+  stop(): Promise<number | null>;
+}
+
+export async function startServe(args: string[] = []): Promise<ServeProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'mdevsim-test-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'serve', '--json', '--dir', dir, ...args], {
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const sockets = new Map<string, string>();
+  const events: Record<string, unknown>[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const lines = createInterface({ input: child.stdout! });
+  await new Promise<void>((ready, fail) => {
+    const timer = setTimeout(() => fail(new Error(`serve did not become ready: ${stderr}`)), 20_000);
+    child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`serve exited ${code}: ${stderr}`)); });
+    lines.on('line', (line) => {
+      const e = JSON.parse(line) as Record<string, unknown>;
+      if (e['event'] === 'device') sockets.set(String(e['name']), String(e['socket']));
+      else if (e['event'] === 'ready') { clearTimeout(timer); ready(); }
+      else events.push(e);
+    });
+  });
+  return {
+    child, dir, sockets, events,
+    stop: () => new Promise((done) => {
+      if (child.exitCode !== null) { rmSync(dir, { recursive: true, force: true }); done(child.exitCode); return; }
+      child.once('exit', (code) => { rmSync(dir, { recursive: true, force: true }); done(code); });
+      child.kill('SIGTERM');
+    }),
+  };
+}
