@@ -1,0 +1,16 @@
+/**
+ * mdevsim's public API: the vfio-user clients other projects use in their
+ * tests, the server and device types for embedding, and the VFIO constants.
+ */
+export { VfioUserClient } from './vfio-user/client.ts';
+export type { ImportedDmabuf, Reply } from './vfio-user/client.ts';
+export { SyncVfioUserClient } from './vfio-user/sync-client.ts';
+export type { ClientOptions, RegionMapping } from './vfio-user/requests.ts';
+export { DeviceServer } from './vfio-user/server.ts';
+export type { DeviceServerOptions, ServerEvent } from './vfio-user/server.ts';
+export { DEVICE_TYPES, deviceType } from './mgmt/device-types.ts';
+export type { DeviceType } from './mgmt/device-types.ts';
+export { memfdMemoryFactory } from './sys/memfd.ts';
+export { VfioError, ConfigError } from './util/errors.ts';
+export type { VfioDevice, GfxPlaneInfo, RegionInfo, DeviceInfo } from './vfio/device.ts';
+export * from './vfio/uapi.ts';
