@@ -39,6 +39,7 @@ const forbidden: Record<string, string[]> = {
   'src/vfio/': ['src/vfio-user', 'src/mgmt', 'src/cli', 'devices', 'src/sys/socket'],
   'devices': ['src/vfio-user', 'src/mgmt', 'src/cli', 'src/sys/socket', 'src/sys/eventfd'],
   'src/vfio-user': ['devices', 'src/mgmt', 'src/cli'],
+  'src/display': ['devices', 'src/vfio-user', 'src/mgmt', 'src/cli'],
 };
 
 describe('layer import boundaries', () => {
