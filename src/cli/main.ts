@@ -11,12 +11,19 @@ commands:
   serve     serve devices over vfio-user (default: ${DEFAULT_DEVICES.join(', ')})
             --device TYPE[=NAME]  (repeatable)   --dir DIR (socket directory)
             --quirks none|upstream   --vbe sample|strict   --json
+            --resolution WxH (EDID preferred mode for mbochs)   --no-edid
   types     list the device types   [--json]
 `;
 
 function fail(message: string): never {
   process.stderr.write(`mdevsim: ${message}\n`);
   process.exit(2);
+}
+
+function parseResolution(text: string): { width: number; height: number } {
+  const m = /^(\d{1,5})x(\d{1,5})$/.exec(text);
+  if (!m) fail(`--resolution must look like 1280x800, not "${text}".`);
+  return { width: Number(m[1]), height: Number(m[2]) };
 }
 
 function main(argv: string[]): void {
@@ -32,9 +39,12 @@ function main(argv: string[]): void {
           quirks: { type: 'string', default: 'none' },
           vbe: { type: 'string', default: 'sample' },
           json: { type: 'boolean', default: false },
+          resolution: { type: 'string' },
+          'no-edid': { type: 'boolean', default: false },
         },
         strict: true,
       });
+      const resolution = values.resolution === undefined ? undefined : parseResolution(values.resolution);
       if (values.quirks !== 'none' && values.quirks !== 'upstream') fail(`--quirks must be none or upstream, not "${values.quirks}".`);
       if (values.vbe !== 'sample' && values.vbe !== 'strict') fail(`--vbe must be sample or strict, not "${values.vbe}".`);
       serveUntilSignalled({
@@ -42,6 +52,8 @@ function main(argv: string[]): void {
         devices: values.device ?? DEFAULT_DEVICES,
         quirks: values.quirks,
         vbe: values.vbe,
+        resolution,
+        noEdid: values['no-edid'] ?? false,
         json: values.json ?? false,
         out,
       });

@@ -10,6 +10,9 @@ import { memfdMemoryFactory } from '../sys/memfd.ts';
 import { DeviceServer, type ServerEvent } from '../vfio-user/server.ts';
 import type { VfioDevice } from '../vfio/device.ts';
 import { deviceType, type DeviceType } from '../mgmt/device-types.ts';
+import { generateEdid } from '../display/edid.ts';
+import { edidModeFor } from '../display/edid-policy.ts';
+import { findEdidRegion, loadEdid } from '../display/edid-link.ts';
 import type { Quirks } from '../../devices/common/options.ts';
 
 export const DEFAULT_DEVICES = ['mbochs-medium', 'mdpy-xga'];
@@ -20,6 +23,10 @@ export interface ServeOptions {
   readonly devices: readonly string[];
   readonly quirks: Quirks;
   readonly vbe: 'sample' | 'strict';
+  /** Preferred mode put in the EDID of devices that have one; undefined = the type's default. */
+  readonly resolution?: { readonly width: number; readonly height: number };
+  /** Keep the sample's initial EDID state (link down, no blob). */
+  readonly noEdid?: boolean;
   readonly json: boolean;
   readonly out: (line: string) => void;
 }
@@ -27,6 +34,8 @@ export interface ServeOptions {
 export interface ServedDevice {
   readonly name: string;
   readonly type: DeviceType;
+  /** The mode the EDID advertises, when one was loaded. */
+  readonly edidMode: { readonly width: number; readonly height: number } | undefined;
   readonly device: VfioDevice;
   readonly server: DeviceServer;
 }
@@ -68,7 +77,9 @@ export function startServing(opts: ServeOptions): { devices: ServedDevice[]; sto
       if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new ConfigError(`Device name "${name}" may only use letters, digits, '.', '_' and '-'.`);
       const device = type.create({ name, quirks: opts.quirks, vbe: opts.vbe, memory: memfdMemoryFactory });
       let server: DeviceServer;
+      let edidMode: { width: number; height: number } | undefined;
       try {
+        if (type.edid && !opts.noEdid) edidMode = applyResolution(device, type, name, opts);
         server = DeviceServer.listen({
           path: join(opts.dir, `${name}.sock`), device, label: name, display: true,
           onEvent: (e) => logEvent(opts, e),
@@ -77,13 +88,34 @@ export function startServing(opts: ServeOptions): { devices: ServedDevice[]; sto
         device.destroy();
         throw err;
       }
-      served.push({ name, type, device, server });
+      served.push({ name, type, edidMode, device, server });
     }
   } catch (err) {
     stop();
     throw err;
   }
   return { devices: served, stop };
+}
+
+/**
+ * Load an EDID for the requested (or default) mode and raise the link, as
+ * QEMU's display code does for kernel mdevs: over vfio-user nobody else
+ * writes the EDID region, and without it bochs-drm falls back to 1024×768
+ * (vfio-user.md §7.1). The guest reads it when its driver probes.
+ */
+export function applyResolution(
+  device: VfioDevice, type: DeviceType, name: string,
+  opts: { resolution?: { width: number; height: number }; out: (line: string) => void; json: boolean },
+): { width: number; height: number } {
+  const index = findEdidRegion(device);
+  if (index === undefined) throw new ConfigError(`${name} has no EDID region.`);
+  const mode = edidModeFor({ maxXres: type.maxXres, maxYres: type.maxYres, memsize: type.memorySize }, opts.resolution);
+  if (mode.clamped && opts.resolution) {
+    const text = `${name}: resolution ${opts.resolution.width}x${opts.resolution.height} clamped to ${mode.width}x${mode.height}: ${mode.reason ?? ''}`;
+    opts.out(opts.json ? JSON.stringify({ event: 'clamped', device: name, width: mode.width, height: mode.height, reason: mode.reason }) : text);
+  }
+  loadEdid(device, index, generateEdid({ width: mode.width, height: mode.height }));
+  return { width: mode.width, height: mode.height };
 }
 
 function logEvent(opts: ServeOptions, e: ServerEvent): void {
@@ -98,9 +130,10 @@ export function serveUntilSignalled(opts: ServeOptions): void {
   const { devices, stop } = startServing(opts);
   for (const d of devices) {
     if (opts.json) {
-      opts.out(JSON.stringify({ event: 'device', name: d.name, type: d.type.name, socket: d.server.path }));
+      opts.out(JSON.stringify({ event: 'device', name: d.name, type: d.type.name, socket: d.server.path, edid: d.edidMode ?? null }));
     } else {
-      opts.out(`${d.name} (${d.type.description}) on ${d.server.path}`);
+      const edid = d.edidMode ? `; EDID preferred mode ${d.edidMode.width}x${d.edidMode.height}` : '';
+      opts.out(`${d.name} (${d.type.description}${edid}) on ${d.server.path}`);
       opts.out(`  attach with:\n    ${qemuCommandLine(d.server.path)}\n`);
     }
   }

@@ -25,16 +25,25 @@ export interface DeviceType {
   /** How a client sees the display: a mappable region, or dmabufs. */
   readonly display: 'region' | 'dmabuf';
   readonly edid: boolean;
+  /** Framebuffer or VRAM bytes. */
+  readonly memorySize: number;
+  /** The EDID region's max_xres/max_yres (0 = no limit); 0×0 for types without EDID. */
+  readonly maxXres: number;
+  readonly maxYres: number;
+  /** Fixed resolution of region displays (mdpy); undefined for dmabuf displays. */
+  readonly resolution: { readonly width: number; readonly height: number } | undefined;
   create(opts: CreateOptions): VfioDevice;
 }
 
 export const DEVICE_TYPES: readonly DeviceType[] = [
   ...MBOCHS_TYPE_DESCRIPTORS.map((d): DeviceType => ({
     name: d.name, family: 'mbochs', description: d.description, display: 'dmabuf', edid: true,
+    memorySize: d.memorySize, maxXres: d.maxResolution?.width ?? 0, maxYres: d.maxResolution?.height ?? 0, resolution: undefined,
     create: (o) => new MbochsDevice(d.name, { name: o.name, quirks: o.quirks, vbe: o.vbe, memory: o.memory }),
   })),
   ...MDPY_TYPE_DESCRIPTORS.map((d): DeviceType => ({
     name: d.name, family: 'mdpy', description: d.description, display: 'region', edid: false,
+    ...mdpyGeometry(d.resolution),
     create: (o) => new MdpyDevice(d.name, { name: o.name, quirks: o.quirks, memory: o.memory }),
   })),
 ];
@@ -43,4 +52,9 @@ export function deviceType(name: string): DeviceType {
   const t = DEVICE_TYPES.find((x) => x.name === name);
   if (!t) throw new ConfigError(`Unknown device type "${name}"; known types: ${DEVICE_TYPES.map((x) => x.name).join(', ')}.`);
   return t;
+}
+
+function mdpyGeometry(resolution: string): Pick<DeviceType, 'memorySize' | 'maxXres' | 'maxYres' | 'resolution'> {
+  const [w, h] = resolution.split('x').map(Number) as [number, number];
+  return { memorySize: w * h * 4, maxXres: 0, maxYres: 0, resolution: { width: w, height: h } };
 }

@@ -14,7 +14,7 @@ import { assignBar, socketBus } from '../../support/guest/bus.ts';
 import { startServe, type ServeProcess } from '../../support/serve-process.ts';
 
 let serve: ServeProcess;
-beforeAll(async () => { serve = await startServe(['--device', 'mbochs-small', '--device', 'mbochs-medium', '--device', 'mdpy-vga']); });
+beforeAll(async () => { serve = await startServe(['--no-edid', '--device', 'mbochs-small', '--device', 'mbochs-medium', '--device', 'mdpy-vga']); });
 afterAll(async () => { expect(await serve.stop()).toBe(0); });
 
 describe('guest drivers over vfio-user', () => {
