@@ -15,7 +15,7 @@
  * it, it only runs after a GC.
  */
 import { logger } from '../util/log.ts';
-import { native } from './addon.ts';
+import { C, native } from './addon.ts';
 
 const log = logger('native');
 
@@ -178,4 +178,17 @@ export function closeFd(fd: number): void {
 /** A close-on-exec duplicate of `fd` (borrowed), owned by the result. */
 export function dupFd(fd: number): OwnedFd {
   return new OwnedFd(native.dupCloexec(fd));
+}
+
+/**
+ * What an fd refers to, for logs and traces: a regular file (memfd) and its
+ * size, or something else. Never throws: a bad fd is 'other'.
+ */
+export function describeFd(fd: number): { kind: 'memfd' | 'other'; size?: number } {
+  try {
+    const st = native.fstat(fd);
+    return (st.mode & C.S_IFMT) === C.S_IFREG ? { kind: 'memfd', size: st.size } : { kind: 'other' };
+  } catch {
+    return { kind: 'other' };
+  }
 }

@@ -40,6 +40,7 @@ const forbidden: Record<string, string[]> = {
   'devices': ['src/vfio-user', 'src/mgmt', 'src/cli', 'src/sys/socket', 'src/sys/eventfd'],
   'src/vfio-user': ['devices', 'src/mgmt', 'src/cli'],
   'src/display': ['devices', 'src/vfio-user', 'src/mgmt', 'src/cli'],
+  'src/trace': ['devices', 'src/cli'],
 };
 
 describe('layer import boundaries', () => {
