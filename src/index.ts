@@ -14,3 +14,5 @@ export { memfdMemoryFactory } from './sys/memfd.ts';
 export { VfioError, ConfigError } from './util/errors.ts';
 export type { VfioDevice, GfxPlaneInfo, RegionInfo, DeviceInfo } from './vfio/device.ts';
 export * from './vfio/uapi.ts';
+export { Manager } from './mgmt/manager.ts';
+export { ControlClient } from './mgmt/control-client.ts';

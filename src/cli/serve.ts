@@ -1,32 +1,33 @@
 /**
- * `mdevsim serve`: create devices, serve each on its own vfio-user socket,
- * print how to attach QEMU, log connections, and shut down cleanly on
- * SIGINT/SIGTERM (sockets removed, devices destroyed).
+ * `mdevsim serve`: create devices through a Manager (each served on its own
+ * vfio-user socket), start the control socket, print how to attach QEMU, log
+ * connections, and shut down cleanly on SIGINT/SIGTERM (sockets removed,
+ * devices destroyed).
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { ConfigError } from '../util/errors.ts';
-import { memfdMemoryFactory } from '../sys/memfd.ts';
-import { DeviceServer, type ServerEvent } from '../vfio-user/server.ts';
+import type { ServerEvent } from '../vfio-user/server.ts';
 import type { VfioDevice } from '../vfio/device.ts';
 import { deviceType, type DeviceType } from '../mgmt/device-types.ts';
-import { generateEdid } from '../display/edid.ts';
-import { edidModeFor } from '../display/edid-policy.ts';
-import { findEdidRegion, loadEdid } from '../display/edid-link.ts';
+import { Manager, type ManagerEvent } from '../mgmt/manager.ts';
+import { ControlServer } from '../mgmt/control.ts';
+import type { DeviceServer } from '../vfio-user/server.ts';
 import type { Quirks } from '../../devices/common/options.ts';
+import { controlSocketPath } from './paths.ts';
 
-export const DEFAULT_DEVICES = ['mbochs-medium', 'mdpy-xga'];
+export { DEFAULT_DEVICES, controlSocketPath, defaultSocketDir } from './paths.ts';
 
 export interface ServeOptions {
   readonly dir: string;
   /** Type names; "type" or "type=name". */
   readonly devices: readonly string[];
   readonly quirks: Quirks;
+  /** mbochs devices only. */
   readonly vbe: 'sample' | 'strict';
   /** Preferred mode put in the EDID of devices that have one; undefined = the type's default. */
   readonly resolution?: { readonly width: number; readonly height: number };
   /** Keep the sample's initial EDID state (link down, no blob). */
   readonly noEdid?: boolean;
+  /** Start the control socket (`<dir>/control.sock`). @defaultValue true */
+  readonly control?: boolean;
   readonly json: boolean;
   readonly out: (line: string) => void;
 }
@@ -51,71 +52,59 @@ export function qemuCommandLine(socketPath: string, opts: { memory?: string } = 
   ].join(' \\\n    ');
 }
 
-export function defaultSocketDir(): string {
-  const runtime = process.env['XDG_RUNTIME_DIR'];
-  return runtime ? join(runtime, 'mdevsim') : join('/tmp', `mdevsim-${process.getuid?.() ?? 'user'}`);
+export interface Serving {
+  readonly manager: Manager;
+  readonly devices: ServedDevice[];
+  /** The control server, unless disabled. */
+  readonly control: ControlServer | undefined;
+  stop(): void;
 }
 
-/** Start serving; returns the devices and a stop() that undoes everything. */
-export function startServing(opts: ServeOptions): { devices: ServedDevice[]; stop(): void } {
-  mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
-  const served: ServedDevice[] = [];
-  const counters = new Map<string, number>();
+/** Start serving; returns the devices, the manager, the control server and a stop() that undoes everything. */
+export function startServing(opts: ServeOptions): Serving {
+  let ready = false;
+  const manager = new Manager({
+    dir: opts.dir,
+    onServerEvent: (e) => logEvent(opts, e),
+    onEvent: (e) => { if (ready) logManagerEvent(opts, e); },
+  });
+  let control: ControlServer | undefined;
   const stop = (): void => {
-    for (const s of served.splice(0)) {
-      s.server.close();
-      s.device.destroy();
-    }
+    ready = false; // shutdown removes every device: no 'removed' lines for that
+    control?.close();
+    manager.close();
   };
+  const served: ServedDevice[] = [];
   try {
     for (const spec of opts.devices) {
       const [typeName, given] = spec.split('=', 2) as [string, string | undefined];
       const type = deviceType(typeName);
-      const n = counters.get(type.name) ?? 0;
-      counters.set(type.name, n + 1);
-      const name = given ?? `${type.name}-${n}`;
-      if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new ConfigError(`Device name "${name}" may only use letters, digits, '.', '_' and '-'.`);
-      const device = type.create({ name, quirks: opts.quirks, vbe: opts.vbe, memory: memfdMemoryFactory });
-      let server: DeviceServer;
-      let edidMode: { width: number; height: number } | undefined;
-      try {
-        if (type.edid && !opts.noEdid) edidMode = applyResolution(device, type, name, opts);
-        server = DeviceServer.listen({
-          path: join(opts.dir, `${name}.sock`), device, label: name, display: true,
-          onEvent: (e) => logEvent(opts, e),
-        });
-      } catch (err) {
-        device.destroy();
-        throw err;
+      const created = manager.create({
+        type: type.name,
+        ...(given !== undefined ? { name: given } : {}),
+        quirks: opts.quirks,
+        ...(type.vbe ? { vbe: opts.vbe } : {}),
+        ...(type.edid && opts.resolution ? { resolution: opts.resolution } : {}),
+        ...(type.edid && opts.noEdid ? { noEdid: true } : {}),
+      });
+      const mode = created.resolution;
+      if (mode?.clamped && opts.resolution) {
+        const text = `${created.name}: resolution ${opts.resolution.width}x${opts.resolution.height} clamped to ${mode.width}x${mode.height}: ${mode.reason ?? ''}`;
+        opts.out(opts.json ? JSON.stringify({ event: 'clamped', device: created.name, width: mode.width, height: mode.height, reason: mode.reason }) : text);
       }
-      served.push({ name, type, edidMode, device, server });
+      served.push({
+        name: created.name, type,
+        edidMode: mode ? { width: mode.width, height: mode.height } : undefined,
+        device: manager.device(created.name), server: manager.server(created.name),
+      });
     }
+    if (opts.control ?? true) control = ControlServer.listen({ path: controlSocketPath(opts.dir), manager });
   } catch (err) {
     stop();
     throw err;
   }
-  return { devices: served, stop };
-}
-
-/**
- * Load an EDID for the requested (or default) mode and raise the link, as
- * QEMU's display code does for kernel mdevs: over vfio-user nobody else
- * writes the EDID region, and without it bochs-drm falls back to 1024×768
- * (vfio-user.md §7.1). The guest reads it when its driver probes.
- */
-export function applyResolution(
-  device: VfioDevice, type: DeviceType, name: string,
-  opts: { resolution?: { width: number; height: number }; out: (line: string) => void; json: boolean },
-): { width: number; height: number } {
-  const index = findEdidRegion(device);
-  if (index === undefined) throw new ConfigError(`${name} has no EDID region.`);
-  const mode = edidModeFor({ maxXres: type.maxXres, maxYres: type.maxYres, memsize: type.memorySize }, opts.resolution);
-  if (mode.clamped && opts.resolution) {
-    const text = `${name}: resolution ${opts.resolution.width}x${opts.resolution.height} clamped to ${mode.width}x${mode.height}: ${mode.reason ?? ''}`;
-    opts.out(opts.json ? JSON.stringify({ event: 'clamped', device: name, width: mode.width, height: mode.height, reason: mode.reason }) : text);
-  }
-  loadEdid(device, index, generateEdid({ width: mode.width, height: mode.height }));
-  return { width: mode.width, height: mode.height };
+  ready = true;
+  return { manager, devices: served, control, stop };
 }
 
 function logEvent(opts: ServeOptions, e: ServerEvent): void {
@@ -125,9 +114,23 @@ function logEvent(opts: ServeOptions, e: ServerEvent): void {
   else opts.out(`${e.label}: client disconnected (${e.reason}; ${e.requests} requests)`);
 }
 
+/** Devices created or removed through the control socket after startup. */
+function logManagerEvent(opts: ServeOptions, e: ManagerEvent): void {
+  if (e.kind === 'created') {
+    const i = e.instance;
+    const edid = i.resolution ? { width: i.resolution.width, height: i.resolution.height } : null;
+    if (opts.json) opts.out(JSON.stringify({ event: 'created', name: i.name, uuid: i.uuid, type: i.type, socket: i.socket, edid }));
+    else opts.out(`${i.name} (${i.type}, ${i.uuid}) created on ${i.socket}`);
+  } else if (opts.json) {
+    opts.out(JSON.stringify({ event: 'removed', name: e.name, uuid: e.uuid }));
+  } else {
+    opts.out(`${e.name} removed`);
+  }
+}
+
 /** Run until SIGINT/SIGTERM. */
 export function serveUntilSignalled(opts: ServeOptions): void {
-  const { devices, stop } = startServing(opts);
+  const { devices, control, stop } = startServing(opts);
   for (const d of devices) {
     if (opts.json) {
       opts.out(JSON.stringify({ event: 'device', name: d.name, type: d.type.name, socket: d.server.path, edid: d.edidMode ?? null }));
@@ -136,6 +139,9 @@ export function serveUntilSignalled(opts: ServeOptions): void {
       opts.out(`${d.name} (${d.type.description}${edid}) on ${d.server.path}`);
       opts.out(`  attach with:\n    ${qemuCommandLine(d.server.path)}\n`);
     }
+  }
+  if (control) {
+    opts.out(opts.json ? JSON.stringify({ event: 'control', socket: control.path }) : `control socket ${control.path} (mdevsim list|create|screenshot|... --control ${control.path})`);
   }
   opts.out(opts.json ? JSON.stringify({ event: 'ready' }) : `serving ${devices.length} device(s); Ctrl-C stops`);
   let stopping = false;

@@ -10,8 +10,10 @@ const root = resolve(import.meta.dirname, '../..');
 export interface ServeProcess {
   readonly child: ChildProcess;
   readonly dir: string;
-  /** Socket path by device name. */
+  /** Socket path by device name (devices created or removed later through the control socket included). */
   readonly sockets: Map<string, string>;
+  /** The control socket, unless serve ran with --no-control. */
+  readonly control: string | undefined;
   /** JSON events printed after ready (connections, disconnections). */
   readonly events: Record<string, unknown>[];
   stop(): Promise<number | null>;
@@ -24,6 +26,7 @@ export async function startServe(args: string[] = []): Promise<ServeProcess> {
   });
   const sockets = new Map<string, string>();
   const events: Record<string, unknown>[] = [];
+  let control: string | undefined;
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
   const lines = createInterface({ input: child.stdout! });
@@ -33,12 +36,17 @@ export async function startServe(args: string[] = []): Promise<ServeProcess> {
     lines.on('line', (line) => {
       const e = JSON.parse(line) as Record<string, unknown>;
       if (e['event'] === 'device') sockets.set(String(e['name']), String(e['socket']));
+      else if (e['event'] === 'control') control = String(e['socket']);
       else if (e['event'] === 'ready') { clearTimeout(timer); ready(); }
-      else events.push(e);
+      else {
+        if (e['event'] === 'created') sockets.set(String(e['name']), String(e['socket']));
+        if (e['event'] === 'removed') sockets.delete(String(e['name']));
+        events.push(e);
+      }
     });
   });
   return {
-    child, dir, sockets, events,
+    child, dir, sockets, events, control,
     stop: () => new Promise((done) => {
       if (child.exitCode !== null) { rmSync(dir, { recursive: true, force: true }); done(child.exitCode); return; }
       child.once('exit', (code) => { rmSync(dir, { recursive: true, force: true }); done(code); });

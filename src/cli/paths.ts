@@ -1,0 +1,20 @@
+/**
+ * Where serve puts its sockets, and the default devices: what every CLI
+ * command needs, without loading the device models.
+ */
+import { join } from 'node:path';
+
+export const DEFAULT_DEVICES = ['mbochs-medium', 'mdpy-xga'];
+
+/** File name of the control socket in the socket directory (a device may not be named "control"). */
+export const CONTROL_SOCKET_NAME = 'control.sock';
+
+export function defaultSocketDir(): string {
+  const runtime = process.env['XDG_RUNTIME_DIR'];
+  return runtime ? join(runtime, 'mdevsim') : join('/tmp', `mdevsim-${process.getuid?.() ?? 'user'}`);
+}
+
+/** The control socket path of a socket directory. */
+export function controlSocketPath(dir: string): string {
+  return join(dir, CONTROL_SOCKET_NAME);
+}

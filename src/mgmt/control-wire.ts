@@ -1,0 +1,173 @@
+/**
+ * The control protocol's wire format (docs/management.md), shared by the
+ * server and the client in control.ts:
+ *
+ * - a frame is a u32 little-endian length followed by that many bytes of
+ *   msgpack; at most {@link MAX_CONTROL_FRAME} bytes (a longer frame cannot
+ *   be skipped safely, so the connection is dropped after an error reply);
+ * - a request is the record `{ id, call, args }`; a reply is
+ *   `{ id, ok: true, result }` or `{ id, ok: false, error: { code, message } }`.
+ *   A reply to a request whose id could not be read carries `id: null`.
+ *
+ * Binary values (PNG, snapshot bytes) travel as msgpack bin, i.e. Uint8Array.
+ */
+import { Decoder, encode } from '@msgpack/msgpack';
+
+/** The calls the control socket answers. */
+export const CONTROL_CALLS = ['types', 'create', 'remove', 'list', 'describe', 'set-resolution', 'screenshot', 'snapshot', 'restore'] as const;
+export type ControlCall = (typeof CONTROL_CALLS)[number];
+
+/**
+ * Largest frame either side accepts, 65 MiB: the largest snapshot
+ * (mbochs-large's 64 MiB of VRAM) plus 1 MiB for the rest of the record,
+ * which also holds the largest screenshot PNG (at most the VRAM's pixels,
+ * deflate-expanded by well under 1 MiB). A constant rather than computed
+ * from the device types, so that a client does not load the device models;
+ * test/unit/mgmt/control.test.ts checks it against them.
+ */
+export const MAX_CONTROL_FRAME = 65 << 20;
+
+/** Request ids: a non-negative integer or a short string, echoed in the reply. */
+export type RequestId = number | string;
+
+export interface ControlRequest {
+  readonly id: RequestId;
+  readonly call: string;
+  readonly args?: unknown;
+}
+
+export interface ControlErrorBody {
+  /** Stable code: see docs/management.md ("Errors"). */
+  readonly code: string;
+  /** One sentence for the user. */
+  readonly message: string;
+}
+
+export type ControlReply =
+  | { readonly id: RequestId; readonly ok: true; readonly result: unknown }
+  | { readonly id: RequestId | null; readonly ok: false; readonly error: ControlErrorBody };
+
+/** An error reply, or a failure of the control connection, on the client side. */
+export class ControlError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'ControlError';
+    this.code = code;
+  }
+}
+
+/** A frame header announced more than the limit. The stream cannot be resynchronised. */
+export class FrameSizeError extends Error {
+  readonly length: number;
+  readonly limit: number;
+  constructor(length: number, limit: number) {
+    super(`A control frame of ${length} bytes exceeds the ${limit}-byte limit.`);
+    this.name = 'FrameSizeError';
+    this.length = length;
+    this.limit = limit;
+  }
+}
+
+/** Encode a message as one frame: [header, body] (send both as one sendmsg; no copy of the body). */
+export function encodeFrame(message: unknown): [Uint8Array, Uint8Array] {
+  const body = encode(message, { ignoreUndefined: true });
+  const header = new Uint8Array(4);
+  new DataView(header.buffer).setUint32(0, body.length, true);
+  return [header, body];
+}
+
+/**
+ * Decode one frame's body. Every msgpack length is bounded by the frame
+ * itself (each element takes at least one byte), so a lying header inside a
+ * frame cannot make the decoder allocate more than the frame.
+ * @throws Error (DecodeError/RangeError) for malformed msgpack.
+ */
+export function decodeBody(body: Uint8Array): unknown {
+  const n = body.length;
+  return new Decoder({ maxStrLength: n, maxBinLength: n, maxArrayLength: n, maxMapLength: n, maxExtLength: n }).decode(body);
+}
+
+/**
+ * Reassembles frames from stream chunks. Holds only the bytes received so
+ * far (a header announcing 64 MiB allocates nothing until they arrive).
+ */
+export class FrameReader {
+  readonly maxFrame: number;
+  readonly #header = new Uint8Array(4);
+  #headerFill = 0;
+  #length = -1;
+  #chunks: Uint8Array[] = [];
+  #filled = 0;
+  #failed: FrameSizeError | undefined;
+
+  constructor(maxFrame: number = MAX_CONTROL_FRAME) {
+    this.maxFrame = maxFrame;
+  }
+
+  /**
+   * Feed bytes (copied as needed: the caller may reuse `bytes`); onFrame is
+   * called for every completed frame body, in order.
+   * @throws FrameSizeError when a header announces more than maxFrame; the
+   *   reader then refuses everything (the stream cannot be resynchronised).
+   */
+  push(bytes: Uint8Array, onFrame: (body: Uint8Array) => void): void {
+    if (this.#failed) throw this.#failed;
+    let at = 0;
+    while (at < bytes.length) {
+      if (this.#length < 0) {
+        const take = Math.min(4 - this.#headerFill, bytes.length - at);
+        this.#header.set(bytes.subarray(at, at + take), this.#headerFill);
+        this.#headerFill += take;
+        at += take;
+        if (this.#headerFill < 4) return;
+        const length = new DataView(this.#header.buffer).getUint32(0, true);
+        if (length > this.maxFrame) {
+          this.#failed = new FrameSizeError(length, this.maxFrame);
+          throw this.#failed;
+        }
+        this.#length = length;
+        this.#headerFill = 0;
+      }
+      const take = Math.min(this.#length - this.#filled, bytes.length - at);
+      if (take > 0) this.#chunks.push(bytes.slice(at, at + take));
+      this.#filled += take;
+      at += take;
+      if (this.#filled === this.#length) {
+        const body = this.#chunks.length === 1 ? this.#chunks[0]! : concat(this.#chunks, this.#length);
+        this.#length = -1;
+        this.#chunks = [];
+        this.#filled = 0;
+        onFrame(body);
+      }
+    }
+  }
+
+  /** Bytes of an incomplete frame held now. */
+  get pending(): number {
+    return this.#filled + this.#headerFill;
+  }
+}
+
+function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let p = 0;
+  for (const c of chunks) {
+    out.set(c, p);
+    p += c.length;
+  }
+  return out;
+}
+
+/** Validate a decoded request; a string saying what is wrong, or the request. */
+export function parseRequest(raw: unknown): ControlRequest | { readonly id: RequestId | null; readonly problem: string } {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || raw instanceof Uint8Array) {
+    return { id: null, problem: 'A request must be a msgpack map { id, call, args }.' };
+  }
+  const r = raw as Record<string, unknown>;
+  const id = r['id'];
+  const idOk = (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) || (typeof id === 'string' && id.length <= 128);
+  if (!idOk) return { id: null, problem: 'A request needs an "id": a non-negative integer or a string of at most 128 characters.' };
+  if (typeof r['call'] !== 'string') return { id: id as RequestId, problem: 'A request needs a "call" naming what to do.' };
+  return { id: id as RequestId, call: r['call'], args: r['args'] };
+}

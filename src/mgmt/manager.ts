@@ -1,0 +1,420 @@
+/**
+ * The Manager owns live mdev instances: for each, the device model, the
+ * DeviceServer serving it on `<dir>/<name>.sock`, and its names. `mdevsim
+ * serve` creates its devices through it, and the control socket
+ * (control.ts) exposes every method to other processes.
+ *
+ * Everything a manager reports is read from the device models in this
+ * process (never through a connection), so it works while a VMM holds a
+ * device socket. Every result is plain data (msgpack-able: no bigint, no
+ * Memory, no class instances).
+ *
+ * Naming is deterministic: the default name of the n-th instance of a type
+ * is `<type>-<n>` (n counts successful creates of that type, as serve has
+ * always named its devices), the default UUID is
+ * `6d646576-7369-4d00-8000-<12 hex digits of a counter>` (a well-formed
+ * version-4 UUID; "mdevsi" in its first bytes; no randomness).
+ */
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { ConfigError, VfioError } from '../util/errors.ts';
+import { memfdMemoryFactory } from '../sys/memfd.ts';
+import type { MemoryFactory } from '../sys/memory.ts';
+import type { VfioDevice } from '../vfio/device.ts';
+import { DeviceServer, type ServerEvent } from '../vfio-user/server.ts';
+import { generateEdid } from '../display/edid.ts';
+import { edidModeFor } from '../display/edid-policy.ts';
+import { findEdidRegion, loadEdid, setLink } from '../display/edid-link.ts';
+import { BudgetExhaustedError } from '../../devices/common/budget.ts';
+import type { Quirks } from '../../devices/common/options.ts';
+import { DEVICE_TYPES, availableInstances, deviceType, type DeviceType } from './device-types.ts';
+import { describeDeviceModel, edidState, type DeviceModelDescription, type EdidState } from './inspect.ts';
+import { encodeSnapshot, openSnapshot } from './snapshot.ts';
+import { screenshotDevice, type ScreenshotResult } from './screenshot.ts';
+
+/** A refusal of the manager itself (unknown instance, name taken, budget exhausted); `code` is stable. */
+export class ManagerError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'ManagerError';
+    this.code = code;
+  }
+}
+
+/** Device names that are not allowed: `control.sock` is the control socket's file. */
+const RESERVED_NAMES = new Set(['control']);
+const NAME_RE = /^[A-Za-z0-9._-]+$/;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Prefix of the deterministic default UUIDs. */
+export const DEFAULT_UUID_PREFIX = '6d646576-7369-4d00-8000-';
+
+export interface Resolution {
+  readonly width: number;
+  readonly height: number;
+}
+
+/** What a type offers, mdev-style. Fields named after mdev sysfs attributes keep their sysfs spelling. */
+export interface TypeInfo {
+  readonly name: string;
+  readonly description: string;
+  /** sysfs device_api. */
+  readonly device_api: 'vfio-pci';
+  /** sysfs available_instances: what the type's budget holds now. */
+  readonly available_instances: number;
+  readonly family: 'mbochs' | 'mdpy';
+  /** How clients get the picture: QUERY_GFX_PLANE DMABUF planes, or a REGION plane to map. */
+  readonly display: 'dmabuf' | 'region';
+  /** The device has a GFX EDID region (set-resolution works). */
+  readonly edid: boolean;
+  /** Video memory (mbochs) or framebuffer (mdpy) bytes. */
+  readonly memorySize: number;
+  /** Largest mode: the EDID max_xres×max_yres (mbochs), the fixed mode (mdpy); null = no limit but VRAM. */
+  readonly maxResolution: Resolution | null;
+  /** The fixed mode of a region display (mdpy), else null. */
+  readonly resolution: Resolution | null;
+  /** Live migration (VFIO migration regions): not offered. */
+  readonly migration: false;
+  /** snapshot/restore through the manager. */
+  readonly snapshot: true;
+}
+
+export interface CreateArgs {
+  /** mdev type name ("mbochs-small"). */
+  readonly type: string;
+  /** RFC 4122 form; default: deterministic, counter-based. */
+  readonly uuid?: string;
+  /** Letters, digits, '.', '_', '-'; default `<type>-<n>`. */
+  readonly name?: string;
+  /** @defaultValue 'none' */
+  readonly quirks?: Quirks;
+  /** mbochs only. @defaultValue 'sample' */
+  readonly vbe?: 'sample' | 'strict';
+  /** EDID preferred mode (types with EDID); default QEMU's 1280×800, clamped to the type. */
+  readonly resolution?: Resolution;
+  /** Keep the sample's initial EDID state (link unset, no blob) instead of loading one (types with EDID). */
+  readonly noEdid?: boolean;
+}
+
+export interface InstanceInfo {
+  readonly name: string;
+  readonly uuid: string;
+  readonly type: string;
+  readonly family: 'mbochs' | 'mdpy';
+  /** The vfio-user socket. */
+  readonly socket: string;
+  readonly quirks: Quirks;
+  /** mbochs: 'sample' | 'strict'; null for mdpy. */
+  readonly vbe: 'sample' | 'strict' | null;
+  readonly display: 'dmabuf' | 'region';
+  /** A vfio-user client is connected to the device socket now. */
+  readonly connected: boolean;
+  readonly edid: EdidState | null;
+}
+
+/** The mode an EDID update advertises, with why it differs from the request. */
+export interface ModeResult extends Resolution {
+  readonly clamped: boolean;
+  readonly reason?: string;
+}
+
+export interface CreatedInstance extends InstanceInfo {
+  /** The EDID mode loaded at create (types with EDID, unless noEdid), else null. */
+  readonly resolution: ModeResult | null;
+}
+
+export interface DeviceDescription extends InstanceInfo, Omit<DeviceModelDescription, 'edid'> {
+  readonly description: string;
+}
+
+export type SetResolutionResult =
+  | ({ readonly name: string; readonly link: 'up'; readonly requested: Resolution } & ModeResult)
+  | { readonly name: string; readonly link: 'down' };
+
+export type ManagerEvent =
+  | { readonly kind: 'created'; readonly instance: CreatedInstance }
+  | { readonly kind: 'removed'; readonly name: string; readonly uuid: string };
+
+export interface ManagerOptions {
+  /** Directory of the device sockets (created 0700 if missing). */
+  readonly dir: string;
+  /** @defaultValue memfdMemoryFactory (clients map VRAM through the fd) */
+  readonly memory?: MemoryFactory;
+  /** Connection events of every device server (serve logs them). */
+  readonly onServerEvent?: (event: ServerEvent) => void;
+  /** created / removed (serve logs them). */
+  readonly onEvent?: (event: ManagerEvent) => void;
+}
+
+interface Instance {
+  readonly name: string;
+  readonly uuid: string;
+  readonly type: DeviceType;
+  readonly quirks: Quirks;
+  readonly vbe: 'sample' | 'strict' | null;
+  readonly device: VfioDevice;
+  readonly server: DeviceServer;
+}
+
+/** The type's TypeInfo (available_instances from its budget now). */
+export function typeInfo(t: DeviceType): TypeInfo {
+  const max = t.resolution ?? (t.maxXres !== 0 || t.maxYres !== 0 ? { width: t.maxXres, height: t.maxYres } : null);
+  return {
+    name: t.name, description: t.description, device_api: 'vfio-pci', available_instances: availableInstances(t),
+    family: t.family, display: t.display, edid: t.edid, memorySize: t.memorySize,
+    maxResolution: max === null ? null : { width: max.width, height: max.height },
+    resolution: t.resolution ? { width: t.resolution.width, height: t.resolution.height } : null,
+    migration: false, snapshot: true,
+  };
+}
+
+/** Every type, in DEVICE_TYPES order. */
+export function typeInfos(): TypeInfo[] {
+  return DEVICE_TYPES.map(typeInfo);
+}
+
+function checkResolution(r: unknown, what: string): Resolution {
+  const v = r as Partial<Resolution> | null;
+  if (v === null || typeof v !== 'object' || !Number.isSafeInteger(v.width) || !Number.isSafeInteger(v.height) || v.width! < 1 || v.height! < 1) {
+    throw new ConfigError(`${what} must be a width and height of at least 1, like 1280x800.`);
+  }
+  return { width: v.width!, height: v.height! };
+}
+
+export class Manager {
+  readonly dir: string;
+  readonly #memory: MemoryFactory;
+  readonly #opts: ManagerOptions;
+  readonly #instances = new Map<string, Instance>();
+  readonly #typeCounters = new Map<string, number>();
+  #uuidCounter = 0;
+  #closed = false;
+
+  constructor(opts: ManagerOptions) {
+    this.dir = opts.dir;
+    this.#memory = opts.memory ?? memfdMemoryFactory;
+    this.#opts = opts;
+    mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+  }
+
+  /** Every type with its available_instances now. */
+  types(): TypeInfo[] {
+    return typeInfos();
+  }
+
+  /**
+   * Create an instance: the device model, its EDID (types with one, unless
+   * noEdid), and a DeviceServer on `<dir>/<name>.sock`. All or nothing.
+   * @throws ConfigError for bad arguments; ManagerError EEXIST (name or uuid
+   *   taken), ENOSPC/EUSERS (the type's budget is exhausted).
+   */
+  create(args: CreateArgs): CreatedInstance {
+    this.#open();
+    if (args === null || typeof args !== 'object') throw new ConfigError('create needs a record with at least a "type".');
+    if (typeof args.type !== 'string') throw new ConfigError('create needs the type name, e.g. "mbochs-small".');
+    const type = deviceType(args.type);
+    const quirks = args.quirks ?? 'none';
+    if (quirks !== 'none' && quirks !== 'upstream') throw new ConfigError(`quirks must be none or upstream, not "${String(quirks)}".`);
+    if (args.vbe !== undefined && !type.vbe) throw new ConfigError(`The vbe option applies to mbochs types only, not to ${type.name}.`);
+    const vbe = type.vbe ? args.vbe ?? 'sample' : null;
+    if (vbe !== null && vbe !== 'sample' && vbe !== 'strict') throw new ConfigError(`vbe must be sample or strict, not "${String(vbe)}".`);
+    if ((args.resolution !== undefined || args.noEdid === true) && !type.edid) {
+      throw new ConfigError(`${type.name} has no EDID region, so resolution and noEdid do not apply (its mode is fixed).`);
+    }
+    const requested = args.resolution === undefined ? undefined : checkResolution(args.resolution, 'The resolution');
+    const name = args.name ?? this.#defaultName(type);
+    if (typeof name !== 'string' || !NAME_RE.test(name) || name.length > 100) {
+      throw new ConfigError(`Device name "${String(name)}" may only use letters, digits, '.', '_' and '-' (at most 100).`);
+    }
+    if (RESERVED_NAMES.has(name)) throw new ConfigError(`Device name "${name}" is reserved (its socket would be the control socket).`);
+    if (this.#instances.has(name)) throw new ManagerError('EEXIST', `A device named ${name} already exists.`);
+    let uuid: string;
+    if (args.uuid !== undefined) {
+      if (typeof args.uuid !== 'string' || !UUID_RE.test(args.uuid)) {
+        throw new ConfigError(`UUID "${String(args.uuid)}" is not of the form 8-4-4-4-12 hex digits.`);
+      }
+      uuid = args.uuid.toLowerCase();
+      if (this.#byUuid(uuid)) throw new ManagerError('EEXIST', `A device with UUID ${uuid} already exists.`);
+    } else {
+      uuid = this.#defaultUuid();
+    }
+
+    let device: VfioDevice;
+    try {
+      device = type.create({ name, quirks, ...(vbe !== null ? { vbe } : {}), memory: this.#memory });
+    } catch (err) {
+      if (err instanceof BudgetExhaustedError) {
+        throw new ManagerError(err.code, `No room for another ${type.name}: ${err.message.replace(/^E[A-Z]+: /, '')}.`);
+      }
+      throw err;
+    }
+    let server: DeviceServer;
+    let mode: ModeResult | null = null;
+    try {
+      if (type.edid && args.noEdid !== true) mode = this.#loadEdid(device, type, name, requested);
+      const onServerEvent = this.#opts.onServerEvent;
+      server = DeviceServer.listen({
+        path: join(this.dir, `${name}.sock`), device, label: name, display: true,
+        ...(onServerEvent ? { onEvent: onServerEvent } : {}),
+      });
+    } catch (err) {
+      device.destroy();
+      throw err;
+    }
+    const inst: Instance = { name, uuid, type, quirks, vbe, device, server };
+    this.#instances.set(name, inst);
+    this.#typeCounters.set(type.name, (this.#typeCounters.get(type.name) ?? 0) + 1);
+    const created: CreatedInstance = { ...this.#info(inst), resolution: mode };
+    this.#opts.onEvent?.({ kind: 'created', instance: created });
+    return created;
+  }
+
+  /** Close the device's server (its client is dropped, the socket removed) and destroy the device. */
+  remove(nameOrUuid: string): { name: string; uuid: string } {
+    const inst = this.#get(nameOrUuid);
+    this.#instances.delete(inst.name);
+    try {
+      inst.server.close();
+    } finally {
+      inst.device.destroy();
+    }
+    this.#opts.onEvent?.({ kind: 'removed', name: inst.name, uuid: inst.uuid });
+    return { name: inst.name, uuid: inst.uuid };
+  }
+
+  /** Every instance, in creation order. */
+  list(): InstanceInfo[] {
+    return [...this.#instances.values()].map((i) => this.#info(i));
+  }
+
+  /** One instance, from its device model: device info, regions, irqs, plane kind and mode, EDID state. */
+  describe(nameOrUuid: string): DeviceDescription {
+    const inst = this.#get(nameOrUuid);
+    const { edid: _edid, ...model } = describeDeviceModel(inst.device);
+    return { ...this.#info(inst), description: inst.type.description, ...model };
+  }
+
+  /**
+   * Change the mode the EDID advertises: link down, the new blob, link up
+   * (QEMU's sequence, src/display/edid-link.ts); 'off' only takes the link
+   * down. The guest sees it at its next connector probe (bochs-drm re-reads
+   * the EDID when it probes; there is no hot-plug interrupt).
+   * @throws ConfigError for a type without EDID or a bad size.
+   */
+  setResolution(nameOrUuid: string, resolution: Resolution | 'off'): SetResolutionResult {
+    const inst = this.#get(nameOrUuid);
+    const index = findEdidRegion(inst.device);
+    if (!inst.type.edid || index === undefined) {
+      const fixed = inst.type.resolution ? ` (its mode is fixed at ${inst.type.resolution.width}x${inst.type.resolution.height})` : '';
+      throw new ConfigError(`${inst.name} is a ${inst.type.name}, which has no EDID region${fixed}.`);
+    }
+    if (resolution === 'off') {
+      setLink(inst.device, index, false);
+      return { name: inst.name, link: 'down' };
+    }
+    const requested = checkResolution(resolution, 'The resolution');
+    const mode = this.#loadEdid(inst.device, inst.type, inst.name, requested);
+    return { name: inst.name, link: 'up', requested, ...mode };
+  }
+
+  /** The device's current primary plane as a PNG, taken in this process from the device model. */
+  screenshot(nameOrUuid: string): ScreenshotResult & { name: string } {
+    const inst = this.#get(nameOrUuid);
+    return { name: inst.name, ...screenshotDevice(inst.device) };
+  }
+
+  /** The instance's state as msgpack bytes (snapshot.ts). */
+  snapshot(nameOrUuid: string): Uint8Array {
+    const inst = this.#get(nameOrUuid);
+    return encodeSnapshot(inst.type, inst.quirks, inst.type.snapshot(inst.device));
+  }
+
+  /**
+   * Replace the instance's state with a snapshot's. Refused (ConfigError,
+   * state unchanged) for another type, quirks profile, device options or
+   * build. A connected client should re-query the plane afterwards.
+   */
+  restore(nameOrUuid: string, bytes: Uint8Array): InstanceInfo {
+    const inst = this.#get(nameOrUuid);
+    if (!(bytes instanceof Uint8Array)) throw new ConfigError('restore needs the snapshot bytes.');
+    const record = openSnapshot(bytes, { name: inst.name, type: inst.type, quirks: inst.quirks });
+    try {
+      inst.type.restore(inst.device, record);
+    } catch (err) {
+      if (err instanceof ConfigError || err instanceof VfioError) {
+        throw new ConfigError(`The snapshot cannot be restored into ${inst.name}: ${err.message.replace(/\.$/, '')}.`);
+      }
+      throw err;
+    }
+    return this.#info(inst);
+  }
+
+  /** The device model of an instance (in-process users and tests). */
+  device(nameOrUuid: string): VfioDevice {
+    return this.#get(nameOrUuid).device;
+  }
+
+  /** The DeviceServer of an instance. */
+  server(nameOrUuid: string): DeviceServer {
+    return this.#get(nameOrUuid).server;
+  }
+
+  /** Remove every instance (in creation order). Idempotent; the manager refuses create afterwards. */
+  close(): void {
+    this.#closed = true;
+    for (const name of [...this.#instances.keys()]) this.remove(name);
+  }
+
+  #open(): void {
+    if (this.#closed) throw new ManagerError('ESHUTDOWN', 'The manager is shutting down.');
+  }
+
+  #info(i: Instance): InstanceInfo {
+    return {
+      name: i.name, uuid: i.uuid, type: i.type.name, family: i.type.family, socket: i.server.path,
+      quirks: i.quirks, vbe: i.vbe, display: i.type.display, connected: i.server.connected, edid: edidState(i.device),
+    };
+  }
+
+  #get(nameOrUuid: string): Instance {
+    if (typeof nameOrUuid !== 'string') throw new ConfigError('Name the device by its name or UUID.');
+    const inst = this.#instances.get(nameOrUuid) ?? this.#byUuid(nameOrUuid.toLowerCase());
+    if (!inst) {
+      const known = [...this.#instances.keys()];
+      throw new ManagerError('ENOENT', `No device is named ${nameOrUuid}${known.length ? ` (devices: ${known.join(', ')})` : ' (there are no devices)'}.`);
+    }
+    return inst;
+  }
+
+  #byUuid(uuid: string): Instance | undefined {
+    for (const i of this.#instances.values()) if (i.uuid === uuid) return i;
+    return undefined;
+  }
+
+  #defaultName(type: DeviceType): string {
+    for (let n = this.#typeCounters.get(type.name) ?? 0; ; n++) {
+      const name = `${type.name}-${n}`;
+      if (!this.#instances.has(name)) return name;
+    }
+  }
+
+  #defaultUuid(): string {
+    for (;;) {
+      const uuid = `${DEFAULT_UUID_PREFIX}${(++this.#uuidCounter).toString(16).padStart(12, '0')}`;
+      if (!this.#byUuid(uuid)) return uuid;
+    }
+  }
+
+  /**
+   * Load an EDID for the requested (or default) mode and raise the link, as
+   * QEMU's display code does for kernel mdevs: over vfio-user nobody else
+   * writes the EDID region, and without it bochs-drm falls back to 1024×768.
+   */
+  #loadEdid(device: VfioDevice, type: DeviceType, name: string, requested: Resolution | undefined): ModeResult {
+    const index = findEdidRegion(device);
+    if (index === undefined) throw new ConfigError(`${name} has no EDID region.`);
+    const mode = edidModeFor({ maxXres: type.maxXres, maxYres: type.maxYres, memsize: type.memorySize }, requested);
+    loadEdid(device, index, generateEdid({ width: mode.width, height: mode.height }));
+    return mode.clamped ? { width: mode.width, height: mode.height, clamped: true, reason: mode.reason ?? '' } : { width: mode.width, height: mode.height, clamped: false };
+  }
+}

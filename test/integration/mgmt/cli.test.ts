@@ -1,0 +1,216 @@
+/**
+ * Management end to end: `mdevsim serve` as a child process, the CLI as
+ * child processes talking to its control socket, a guest-driver model on a
+ * device socket, and raw malformed frames on the control socket.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { decode, encode } from '@msgpack/msgpack';
+import { PNG } from 'pngjs';
+import { VfioUserClient } from '../../../src/vfio-user/client.ts';
+import { SyncVfioUserClient } from '../../../src/vfio-user/sync-client.ts';
+import { ControlClient } from '../../../src/mgmt/control.ts';
+import { FrameReader } from '../../../src/mgmt/control-wire.ts';
+import { DEVICE_TYPES } from '../../../src/mgmt/device-types.ts';
+import { MBOCHS_SHARED_BUDGET, MBOCHS_TYPE_DESCRIPTORS } from '../../../devices/mbochs/index.ts';
+import { MDPY_SHARED_BUDGET } from '../../../devices/mdpy/index.ts';
+import { BochsDrm } from '../../support/guest/bochs-drm.ts';
+import { assignBar, socketBus } from '../../support/guest/bus.ts';
+import { startServe, type ServeProcess } from '../../support/serve-process.ts';
+
+const root = resolve(import.meta.dirname, '../../..');
+let serve: ServeProcess;
+let out: string;
+beforeAll(async () => {
+  serve = await startServe(['--device', 'mdpy-vga']);
+  out = mkdtempSync(join(tmpdir(), 'mdevsim-cli-'));
+});
+afterAll(async () => {
+  expect(await serve.stop()).toBe(0);
+  rmSync(out, { recursive: true, force: true });
+});
+
+interface Run { code: number; stdout: string; stderr: string }
+
+/** `mdevsim ...args --dir <serve's dir>` as a child process. */
+function cli(...args: string[]): Promise<Run> {
+  return new Promise((done) => {
+    execFile(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args, '--dir', serve.dir], { cwd: root }, (err, stdout, stderr) => {
+      done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Wait until serve has logged as many disconnections of `device` as connections (a closed client is gone server-side). */
+async function idle(device: string): Promise<void> {
+  const count = (kind: string): number => serve.events.filter((e) => e['event'] === kind && e['device'] === device).length;
+  for (let i = 0; i < 200 && count('disconnected') < count('connected'); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(count('disconnected')).toBe(count('connected'));
+}
+
+function json<T>(r: Run): T {
+  expect(r.stderr, r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** Four coloured quadrants and a white 10×10 square: what the guest draws and the screenshot must show. */
+const W = 640;
+const H = 480;
+function patternColor(x: number, y: number): number {
+  if (x >= 300 && x < 310 && y >= 200 && y < 210) return 0xffffff;
+  return [0x102030, 0xff0000, 0x00ff00, 0x0000ff][(x >= W / 2 ? 1 : 0) + (y >= H / 2 ? 2 : 0)]!;
+}
+function expectPattern(file: string): void {
+  const png = PNG.sync.read(readFileSync(file));
+  expect([png.width, png.height]).toEqual([W, H]);
+  const want = Buffer.alloc(W * H * 4);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const c = patternColor(x, y);
+      want.set([(c >> 16) & 0xff, (c >> 8) & 0xff, c & 0xff, 0xff], (y * W + x) * 4);
+    }
+  }
+  expect(Buffer.from(png.data).equals(want)).toBe(true);
+}
+
+describe('mdevsim CLI against a running serve', () => {
+  it('types --json reports the types and budgets; a refused call exits non-zero with one sentence', async () => {
+    const [types, missing, noEdid] = await Promise.all([
+      cli('types', '--json'), cli('describe', 'nope'), cli('set-resolution', 'mdpy-vga-0', '800x600'),
+    ]);
+    const rows = json<{ name: string; available_instances: number; device_api: string }[]>(types);
+    expect(rows.map((r) => r.name)).toEqual(DEVICE_TYPES.map((t) => t.name));
+    for (const d of MBOCHS_TYPE_DESCRIPTORS) {
+      expect(rows.find((r) => r.name === d.name)!.available_instances).toBe(MBOCHS_SHARED_BUDGET.available(d.mbytes));
+    }
+    // serve runs one mdpy-vga: one fewer mdpy instance than a fresh budget.
+    expect(rows.find((r) => r.name === 'mdpy-hd')!.available_instances).toBe(MDPY_SHARED_BUDGET.available(1) - 1);
+    expect(rows.every((r) => r.device_api === 'vfio-pci')).toBe(true);
+
+    for (const [r, re] of [[missing, /^mdevsim: No device is named nope \(devices: mdpy-vga-0\)\.\n$/], [noEdid, /^mdevsim: mdpy-vga-0 is a mdpy-vga, which has no EDID region.*\.\n$/]] as const) {
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(re);
+    }
+  });
+
+  it('create, list, describe, set-resolution, screenshot (both paths), remove', async () => {
+    const created = json<{ name: string; uuid: string; socket: string; resolution: { width: number } }>(await cli('create', 'mbochs-small', '--json'));
+    expect(created).toMatchObject({ name: 'mbochs-small-0', socket: join(serve.dir, 'mbochs-small-0.sock'), resolution: { width: 800, height: 600 } });
+    // The new socket is a device a client can use.
+    const probe = await VfioUserClient.connect(created.socket);
+    expect(await probe.deviceInfo()).toMatchObject({ numRegions: 10 });
+    probe.close();
+    await idle('mbochs-small-0');
+
+    const [list, desc] = await Promise.all([cli('list', '--json'), cli('describe', created.uuid, '--json')]);
+    expect(json<{ name: string }[]>(list).map((i) => i.name)).toEqual(['mdpy-vga-0', 'mbochs-small-0']);
+    expect(json<object>(desc)).toMatchObject({
+      name: 'mbochs-small-0', type: 'mbochs-small', info: { numRegions: 10, numIrqs: 5 },
+      plane: { kind: 'dmabuf', current: null }, edid: { link: 'up', mode: { width: 800, height: 600 } },
+    });
+
+    expect(json<object>(await cli('set-resolution', 'mbochs-small-0', `${W}x${H}`, '--json'))).toEqual({
+      name: 'mbochs-small-0', link: 'up', requested: { width: W, height: H }, width: W, height: H, clamped: false,
+    });
+
+    // The guest boots on the device socket, takes the EDID's preferred mode and draws.
+    const guest = SyncVfioUserClient.connect(created.socket, { display: true });
+    const bus = socketBus(guest);
+    try {
+      assignBar(bus, 0, 0xe0000000);
+      const drm = new BochsDrm(bus);
+      const p = drm.probe();
+      expect(p.preferred).toEqual({ hdisplay: W, vdisplay: H });
+      drm.setMode(p.preferred);
+      drm.fill(0x102030, { x: 0, y: 0, w: W / 2, h: H / 2 });
+      drm.fill(0xff0000, { x: W / 2, y: 0, w: W / 2, h: H / 2 });
+      drm.fill(0x00ff00, { x: 0, y: H / 2, w: W / 2, h: H / 2 });
+      drm.fill(0x0000ff, { x: W / 2, y: H / 2, w: W / 2, h: H / 2 });
+      drm.fill(0xffffff, { x: 300, y: 200, w: 10, h: 10 });
+
+      // The guest holds the device socket. A server that takes one client at a time refuses the CLI, which
+      // then says so and uses the control socket; a server that takes several serves it directly.
+      const a = json<Record<string, unknown>>(await cli('screenshot', 'mbochs-small-0', '-o', join(out, 'a.png'), '--json'));
+      expect(a).toMatchObject({ device: 'mbochs-small-0', state: 'plane', width: W, height: H, format: 'XRGB8888', file: join(out, 'a.png') });
+      if (a['via'] === 'control-socket') expect(a['fallback']).toMatch(/refused the connection \(another client holds the device\)/);
+      else expect(a).toMatchObject({ via: 'device-socket', fallback: undefined });
+      expectPattern(join(out, 'a.png'));
+      // The control socket's own screenshot, asked for explicitly, shows the same picture.
+      const c = json<Record<string, unknown>>(await cli('screenshot', 'mbochs-small-0', '-o', join(out, 'c.png'), '--via', 'control', '--json'));
+      expect(c).toMatchObject({ via: 'control-socket', state: 'plane' });
+      expect(c['fallback']).toBeUndefined();
+      expectPattern(join(out, 'c.png'));
+    } finally {
+      bus.unmapAll();
+      guest.close();
+    }
+    await idle('mbochs-small-0');
+
+    // With the guest gone, the CLI reads the plane itself through the vfio-user client library.
+    const b = json<Record<string, unknown>>(await cli('screenshot', 'mbochs-small-0', '-o', join(out, 'b.png'), '--json'));
+    expect(b).toMatchObject({ via: 'device-socket', state: 'plane', width: W, height: H });
+    expect(b['fallback']).toBeUndefined();
+    expectPattern(join(out, 'b.png'));
+
+    expect(json<object>(await cli('remove', 'mbochs-small-0', '--json'))).toEqual({ name: 'mbochs-small-0', uuid: created.uuid });
+    expect(existsSync(created.socket)).toBe(false);
+    const ctl = await ControlClient.connect(serve.control!);
+    expect((await ctl.list()).map((i) => i.name)).toEqual(['mdpy-vga-0']);
+    ctl.close();
+    expect(serve.events.filter((e) => e['event'] === 'created' || e['event'] === 'removed').map((e) => e['event'])).toEqual(['created', 'removed']);
+  });
+
+  it('snapshot to a file and restore from it; a wrong file is refused in one sentence', async () => {
+    const file = join(out, 'vga.snap');
+    expect(json<object>(await cli('snapshot', 'mdpy-vga-0', '-o', file, '--json'))).toMatchObject({ device: 'mdpy-vga-0', file });
+    expect((decode(readFileSync(file)) as { type: string }).type).toBe('mdpy-vga');
+    const [ok, bad] = await Promise.all([cli('restore', 'mdpy-vga-0', file, '--json'), cli('restore', 'mdpy-vga-0', join(out, 'missing.snap'))]);
+    expect(json<object>(ok)).toMatchObject({ name: 'mdpy-vga-0' });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/^mdevsim: Cannot read .*missing\.snap \(ENOENT\)\.\n$/);
+  });
+});
+
+describe('control socket robustness (raw frames)', () => {
+  function frame(body: Uint8Array): Buffer {
+    const h = Buffer.alloc(4);
+    h.writeUInt32LE(body.length);
+    return Buffer.concat([h, body]);
+  }
+
+  it('malformed msgpack gets an error reply and the connection keeps working; an oversized frame drops only that connection', async () => {
+    const other = await ControlClient.connect(serve.control!);
+    const sock = createConnection(serve.control!);
+    await new Promise<void>((ok, fail) => { sock.once('connect', ok); sock.once('error', fail); });
+    const replies: Record<string, unknown>[] = [];
+    const reader = new FrameReader();
+    let wake: (() => void) | undefined;
+    sock.on('data', (d) => reader.push(d, (f) => { replies.push(decode(f) as Record<string, unknown>); wake?.(); }));
+    const closed = new Promise<void>((ok) => sock.once('close', () => ok()));
+    const reply = async (n: number): Promise<Record<string, unknown>> => {
+      while (replies.length < n) await new Promise<void>((ok) => { wake = ok; });
+      return replies[n - 1]!;
+    };
+    try {
+      sock.write(frame(Buffer.from([0xc1, 0xc1])));
+      expect(await reply(1)).toMatchObject({ id: null, ok: false, error: { code: 'EMSGPACK' } });
+      sock.write(frame(encode({ id: 1, call: 'list' })));
+      expect(await reply(2)).toMatchObject({ id: 1, ok: true, result: [{ name: 'mdpy-vga-0' }] });
+      sock.write(frame(encode({ id: 2, call: 'format-disk' })));
+      expect(await reply(3)).toMatchObject({ id: 2, ok: false, error: { code: 'ECALL' } });
+      sock.write(Buffer.from([0x00, 0x00, 0x00, 0x40])); // a 1 GiB frame
+      expect(await reply(4)).toMatchObject({ id: null, ok: false, error: { code: 'EFRAME' } });
+      await closed;
+      expect((await other.list()).map((i) => i.name)).toEqual(['mdpy-vga-0']);
+    } finally {
+      other.close();
+      sock.destroy();
+    }
+  });
+});
