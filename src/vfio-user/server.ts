@@ -6,9 +6,12 @@
  * device.
  *
  * Per readable wake the socket has already been drained (src/sys/socket.ts);
- * every whole message in that batch is handled, and the replies go out
- * together in one sendmsg, except that a reply carrying fds is sent alone
- * (its fds ride on its first byte and nothing may follow it).
+ * every whole message in that batch is handled, and the replies are gathered
+ * in one per-connection buffer that goes out in one sendmsg, except that a
+ * reply carrying fds is sent alone (its fds ride on its first byte and
+ * nothing may follow it), and so is one too large for the buffer. REGION_READ
+ * and REGION_WRITE, the bulk of the traffic, are answered straight into that
+ * buffer (Session.handleInto); everything else goes through Session.handle.
  *
  * A corrupt stream (framer ProtocolViolation, MSG_CTRUNC) drops this
  * connection only: its DMA maps, fds and export handles are released, the
@@ -54,7 +57,13 @@ interface Connection {
   readonly socket: UnixSocket;
   readonly framer: Framer;
   readonly session: Session;
+  /** Replies of one wake are gathered here (off-heap: the addon reads it without a copy). */
+  readonly out: Uint8Array;
 }
+
+/** Size of a connection's reply buffer; larger replies go out on their own. */
+const OUT_BUFFER_SIZE = 64 * 1024;
+const NO_FDS: readonly number[] = [];
 
 export class DeviceServer {
   readonly path: string;
@@ -105,7 +114,7 @@ export class DeviceServer {
     const session = new Session(this.opts.device, {
       limits: this.#limits, closeFd, label: this.label, display: this.opts.display ?? false,
     });
-    const active: Connection = { socket, framer, session };
+    const active: Connection = { socket, framer, session, out: new Uint8Array(new ArrayBuffer(OUT_BUFFER_SIZE)) };
     this.#active = active;
     this.stats.connections++;
     this.opts.onEvent?.({ kind: 'connected', label: this.label });
@@ -121,32 +130,48 @@ export class DeviceServer {
       this.#drop('fds truncated (MSG_CTRUNC): more fds than allowed in one message');
       return;
     }
-    const fds: number[] = [];
-    if (anc) for (let i = 0; i < anc.fds.length; i++) fds.push(anc.fds.take(i));
+    let fds = NO_FDS;
+    if (anc && anc.fds.length > 0) {
+      const taken: number[] = [];
+      for (let i = 0; i < anc.fds.length; i++) taken.push(anc.fds.take(i));
+      fds = taken;
+    }
     active.framer.push(bytes, fds);
-    let batch: Uint8Array[] = [];
-    const flush = (): void => {
-      if (batch.length > 0) active.socket.send(batch);
-      batch = [];
-    };
+    // Replies accumulate in active.out and leave in one sendmsg (one iovec)
+    // per wake; send() copies whatever the kernel does not take at once, so
+    // the buffer is free again as soon as send() returns.
+    const { out, socket, session } = active;
+    let pos = 0;
     try {
       for (let frame = active.framer.next(); frame; frame = active.framer.next()) {
-        const out = active.session.handle(frame);
-        if (!out) continue;
-        if (out.fds.length > 0) {
+        const end = session.handleInto(frame, out, pos);
+        if (end >= 0) {
+          pos = end;
+          continue;
+        }
+        const reply = session.handle(frame);
+        if (!reply) continue;
+        const n = reply.bytes.length;
+        if (reply.fds.length > 0) {
           // A reply with fds gets a sendmsg of its own: the fds ride on its
           // first byte, and a receiver attributes them to the message holding
           // the last byte of the read they arrive with (framer.ts), so nothing
           // may follow it in the same sendmsg.
-          flush();
-          active.socket.send(out.bytes, out.fds);
-          continue;
+          if (pos > 0) socket.send(out.subarray(0, pos));
+          pos = 0;
+          socket.send(reply.bytes, reply.fds);
+        } else if (pos + n <= out.length) {
+          out.set(reply.bytes, pos);
+          pos += n;
+        } else {
+          if (pos > 0) socket.send(out.subarray(0, pos));
+          pos = 0;
+          socket.send(reply.bytes);
         }
-        batch.push(out.bytes);
       }
-      flush();
+      if (pos > 0) socket.send(out.subarray(0, pos));
     } catch (err) {
-      flush();
+      if (pos > 0) socket.send(out.subarray(0, pos));
       if (err instanceof ProtocolViolation) {
         this.stats.dropped++;
         this.#drop(`corrupt stream: ${err.message}`);

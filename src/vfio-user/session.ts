@@ -21,7 +21,6 @@ import type { DmabufExport, RegionInfo, VfioDevice } from '../vfio/device.ts';
 import { encodeDeviceInfo, encodeIrqInfo, encodeRegionInfo } from '../vfio/region-caps.ts';
 import { decodeIrqSet } from '../vfio/irq.ts';
 import { decodeGfxPlaneQuery, encodeGfxPlaneResult } from '../vfio/gfx.ts';
-import { wireRange } from '../vfio/access.ts';
 import { VfioIrqInfo, VfioRegionInfo } from '../vfio/structs.ts';
 import { VFIO_REGION_INFO_FLAG_MMAP } from '../vfio/uapi.ts';
 import type { Frame } from './framer.ts';
@@ -30,7 +29,7 @@ import { negotiateVersion, parseVersionPayload, type NegotiatedSession } from '.
 import {
   MdevsimDmabufRelease, MdevsimDmabufReply, MdevsimDmabufRequest, VFIO_DMA_UNMAP_FLAG_ALL,
   VFIO_USER_F_DMA_REGION_READ, VFIO_USER_F_DMA_REGION_WRITE, VfioUserDmaMap, VfioUserDmaUnmap,
-  errorReply, replyMessage, writeReplyHeader,
+  errorReply, replyMessage,
 } from './wire.ts';
 
 const log = logger('vfio-user');
@@ -112,6 +111,54 @@ export class Session {
   handle(frame: Frame): Outgoing | undefined {
     this.stats.requests++;
     const fds = frame.fds;
+    if (fds.length === 0) return this.#handle(frame);
+    try {
+      return this.#handle(frame);
+    } finally {
+      for (let i = 0; i < fds.length; i++) {
+        const fd = fds[i]!;
+        if (fd >= 0) this.opts.closeFd(fd);
+      }
+    }
+  }
+
+  /**
+   * The hot path of a serving loop: a REGION_READ, or a REGION_WRITE (NO_REPLY
+   * allowed), that carries no fds and arrives after VERSION, with its reply
+   * (success or error) written straight into `out` at `at` instead of a new
+   * buffer. Returns the end of what was written (`at` itself when no reply is
+   * due), or -1 when the frame is anything else or its reply might not fit
+   * in `out`: then call handle(), which does the same thing the slow way.
+   * Replies, errors, counters and logs are exactly handle()'s. Never throws
+   * for any frame content.
+   */
+  handleInto(frame: Frame, out: Uint8Array, at: number): number {
+    const cmd = frame.command;
+    if ((cmd !== P.VFIO_USER_REGION_READ && cmd !== P.VFIO_USER_REGION_WRITE) || frame.fds.length !== 0 || this.#negotiated === undefined) return -1;
+    const flags = frame.flags;
+    if ((flags & P.VFIO_USER_F_TYPE_MASK) !== P.VFIO_USER_F_TYPE_COMMAND) return -1;
+    const p = frame.payload;
+    const noReply = (flags & P.VFIO_USER_F_NO_REPLY) !== 0;
+    let need = 32;
+    if (cmd === P.VFIO_USER_REGION_READ) {
+      if (noReply || p.length !== 16) return -1;
+      need += u32(p, 12);
+    } else if (p.length < 16) {
+      return -1;
+    }
+    if (at + need > out.length) return -1;
+    this.stats.requests++;
+    try {
+      return cmd === P.VFIO_USER_REGION_READ ? this.#regionReadInto(frame, p, out, at) : this.#regionWriteInto(frame, p, noReply, out, at);
+    } catch (err) {
+      const reply = this.#failure(frame, err, noReply);
+      if (reply === undefined) return at;
+      out.set(reply.bytes, at); // 16 bytes: fits, need >= 32
+      return at + reply.bytes.length;
+    }
+  }
+
+  #handle(frame: Frame): Outgoing | undefined {
     const noReply = (frame.flags & P.VFIO_USER_F_NO_REPLY) !== 0;
     try {
       if ((frame.flags & P.VFIO_USER_F_TYPE_MASK) !== P.VFIO_USER_F_TYPE_COMMAND) {
@@ -127,18 +174,18 @@ export class Session {
       }
       return out;
     } catch (err) {
-      const errno = err instanceof VfioError ? err.errno : ERRNO.EINVAL;
-      this.stats.errors++;
-      if (!(err instanceof VfioError)) log.error(`${this.opts.label ?? 'device'}: internal error on command ${frame.command}: ${String(err)}`);
-      else log.debug(`${this.opts.label ?? 'device'}: msg ${frame.id} cmd ${frame.command}: ${err.message}`);
-      if (noReply && NO_REPLY_ALLOWED.has(frame.command)) return undefined; // §1.1: nothing back, even on error
-      return { bytes: errorReply(frame.id, frame.command, errno), fds: NO_FDS };
-    } finally {
-      for (let i = 0; i < fds.length; i++) {
-        const fd = fds[i]!;
-        if (fd >= 0) this.opts.closeFd(fd);
-      }
+      return this.#failure(frame, err, noReply);
     }
+  }
+
+  /** A handler threw: count it, log it, and answer it (§1.15) unless NO_REPLY applies. */
+  #failure(frame: Frame, err: unknown, noReply: boolean): Outgoing | undefined {
+    const errno = err instanceof VfioError ? err.errno : ERRNO.EINVAL;
+    this.stats.errors++;
+    if (!(err instanceof VfioError)) log.error(`${this.opts.label ?? 'device'}: internal error on command ${frame.command}: ${String(err)}`);
+    else log.debug(`${this.opts.label ?? 'device'}: msg ${frame.id} cmd ${frame.command}: ${err.message}`);
+    if (noReply && NO_REPLY_ALLOWED.has(frame.command)) return undefined; // §1.1: nothing back, even on error
+    return { bytes: errorReply(frame.id, frame.command, errno), fds: NO_FDS };
   }
 
   /** The connection is gone: release DMA maps, fds and export handles. Device state is kept. Idempotent. */
@@ -206,32 +253,56 @@ export class Session {
   #regionRead(frame: Frame): Outgoing {
     const p = frame.payload;
     if (p.length !== 16) throw new VfioError('EINVAL', `REGION_READ payload is ${p.length} bytes, expected 16`);
-    const v = new DataView(p.buffer, p.byteOffset, 16);
-    const region = v.getUint32(8, true);
-    const count = v.getUint32(12, true);
-    if (count > this.limits.maxDataXfer) throw new VfioError('EINVAL', `REGION_READ count ${count} exceeds max_data_xfer_size ${this.limits.maxDataXfer}`);
-    const offset = wireOffset(v.getBigUint64(0, true), count);
-    const out = new Uint8Array(32 + count);
-    out.set(p.subarray(0, 16), 16);
-    if (count > 0) this.device.regionRead(region, offset, out.subarray(32));
-    writeReplyHeader(out, frame.id, frame.command, 0);
+    const out = new Uint8Array(32 + this.#checkedCount(p, 'REGION_READ'));
+    this.#regionReadInto(frame, p, out, 0);
     return { bytes: out, fds: NO_FDS };
+  }
+
+  /** REGION_READ with a 16-byte payload; the reply (32 + count bytes) fits in out at `at`. */
+  #regionReadInto(frame: Frame, p: Uint8Array, out: Uint8Array, at: number): number {
+    const region = u32(p, 8);
+    const count = this.#checkedCount(p, 'REGION_READ');
+    const offset = wireOffset(p, count);
+    const end = at + 32 + count;
+    if (count > 0) {
+      const data = out.subarray(at + 32, end);
+      data.fill(0);
+      this.device.regionRead(region, offset, data);
+    }
+    copy16(p, out, at + 16);
+    putReplyHeader(out, at, frame.id, frame.command, 32 + count);
+    return end;
   }
 
   #regionWrite(frame: Frame): Outgoing {
     const p = frame.payload;
     if (p.length < 16) throw new VfioError('EINVAL', `REGION_WRITE payload is ${p.length} bytes, shorter than 16`);
-    const v = new DataView(p.buffer, p.byteOffset, 16);
-    const region = v.getUint32(8, true);
-    const count = v.getUint32(12, true);
-    if (count > this.limits.maxDataXfer) throw new VfioError('EINVAL', `REGION_WRITE count ${count} exceeds max_data_xfer_size ${this.limits.maxDataXfer}`);
-    if (p.length !== 16 + count) throw new VfioError('EINVAL', `REGION_WRITE carries ${p.length - 16} data bytes, count says ${count}`);
-    const offset = wireOffset(v.getBigUint64(0, true), count);
-    if (count > 0) this.device.regionWrite(region, offset, p.subarray(16));
     const out = new Uint8Array(32);
-    out.set(p.subarray(0, 16), 16);
-    writeReplyHeader(out, frame.id, frame.command, 0);
+    this.#regionWriteInto(frame, p, false, out, 0);
     return { bytes: out, fds: NO_FDS };
+  }
+
+  /** REGION_WRITE with a payload of at least 16 bytes; the reply (32 bytes) fits in out at `at`, unless noReply. */
+  #regionWriteInto(frame: Frame, p: Uint8Array, noReply: boolean, out: Uint8Array, at: number): number {
+    const region = u32(p, 8);
+    const count = this.#checkedCount(p, 'REGION_WRITE');
+    if (p.length !== 16 + count) throw new VfioError('EINVAL', `REGION_WRITE carries ${p.length - 16} data bytes, count says ${count}`);
+    const offset = wireOffset(p, count);
+    if (count > 0) this.device.regionWrite(region, offset, p.subarray(16));
+    if (noReply) {
+      this.stats.noReply++;
+      return at;
+    }
+    copy16(p, out, at + 16);
+    putReplyHeader(out, at, frame.id, frame.command, 32);
+    return at + 32;
+  }
+
+  /** The count of a region access struct, within max_data_xfer_size. */
+  #checkedCount(p: Uint8Array, what: string): number {
+    const count = u32(p, 12);
+    if (count > this.limits.maxDataXfer) throw new VfioError('EINVAL', `${what} count ${count} exceeds max_data_xfer_size ${this.limits.maxDataXfer}`);
+    return count;
   }
 
   #dmaMap(frame: Frame): Outgoing {
@@ -367,16 +438,51 @@ const FDS_ALLOWED = new Set<number>([P.VFIO_USER_DMA_MAP, P.VFIO_USER_DEVICE_SET
 function argszOf(frame: Frame, min: number, what: string): number {
   const p = frame.payload;
   if (p.length < 4) throw new VfioError('EINVAL', `${what} payload is ${p.length} bytes, shorter than 4`);
-  const argsz = p[0]! | (p[1]! << 8) | (p[2]! << 16) | (p[3]! * 0x1000000);
+  const argsz = (p[0]! | (p[1]! << 8) | (p[2]! << 16)) + p[3]! * 0x1000000;
   if (argsz < min) throw new VfioError('EINVAL', `${what} argsz ${argsz} < ${min}`);
   return argsz;
 }
 
-/** A u64 wire offset as a safe integer; EFAULT when it lies beyond any region (offset+count cannot wrap). */
-function wireOffset(offset: bigint, count: number): number {
-  const off = wireRange(offset, count, Number.MAX_SAFE_INTEGER);
-  if (off === undefined) throw new VfioError('EFAULT', `offset 0x${offset.toString(16)} + count ${count} is outside any region`);
-  return off;
+/** u32 little-endian at p[i]. */
+function u32(p: Uint8Array, i: number): number {
+  return (p[i]! | (p[i + 1]! << 8) | (p[i + 2]! << 16)) + p[i + 3]! * 0x1000000;
+}
+
+/** p[0..16) to out[at..at+16). */
+function copy16(p: Uint8Array, out: Uint8Array, at: number): void {
+  for (let i = 0; i < 16; i++) out[at + i] = p[i]!;
+}
+
+/** A success reply header at out[at..at+16) (the bytes wire.ts writeReplyHeader writes). */
+function putReplyHeader(out: Uint8Array, at: number, id: number, command: number, size: number): void {
+  out[at] = id & 0xff;
+  out[at + 1] = id >>> 8;
+  out[at + 2] = command & 0xff;
+  out[at + 3] = command >>> 8;
+  out[at + 4] = size & 0xff;
+  out[at + 5] = (size >>> 8) & 0xff;
+  out[at + 6] = (size >>> 16) & 0xff;
+  out[at + 7] = size >>> 24;
+  out[at + 8] = P.VFIO_USER_F_TYPE_REPLY;
+  for (let i = 9; i < 16; i++) out[at + i] = 0;
+}
+
+/** A u64 whose high u32 is at least 2^21 is at least 2^53: not a safe integer. */
+const TWO_POW_21 = 0x200000;
+
+/**
+ * The u64 wire offset at p[0..8) as a safe integer; EFAULT when it lies
+ * beyond any region (offset + count would pass 2^53 - 1). The same rule as
+ * wireRange(offset, count, Number.MAX_SAFE_INTEGER), on two u32 halves.
+ */
+function wireOffset(p: Uint8Array, count: number): number {
+  const hi = u32(p, 4);
+  if (hi < TWO_POW_21) {
+    const off = hi * 0x100000000 + u32(p, 0);
+    if (count <= Number.MAX_SAFE_INTEGER - off) return off;
+  }
+  const offset = new DataView(p.buffer, p.byteOffset, 8).getBigUint64(0, true);
+  throw new VfioError('EFAULT', `offset 0x${offset.toString(16)} + count ${count} is outside any region`);
 }
 
 /**
