@@ -1,9 +1,12 @@
 /**
  * Serves one VfioDevice on one Unix socket (vfio-user.md §1.1: one connection
  * = one client = one device; a process may host many devices, each on its own
- * socket). One client at a time: a second connection while one is active is
- * closed at once (libvfio-user does the same), so two VMMs never drive one
- * device.
+ * socket). Several clients may be connected at once (up to maxClients):
+ * typically the VMM plus viewers (screenshots, a test's own client) that
+ * query planes and map the framebuffer while the guest runs. Each connection
+ * has its own session (DMA maps, fds, export handles); all of them drive the
+ * same device, as several openers of one device fd would. The device hears
+ * close_device when its last client leaves.
  *
  * Per readable wake the socket has already been drained (src/sys/socket.ts);
  * every whole message in that batch is handled, and the replies are gathered
@@ -15,7 +18,8 @@
  *
  * A corrupt stream (framer ProtocolViolation, MSG_CTRUNC) drops this
  * connection only: its DMA maps, fds and export handles are released, the
- * device state is kept and a new client may connect.
+ * device state is kept, the other clients are untouched and a new client may
+ * connect.
  */
 import { logger } from '../util/log.ts';
 import { closeFd } from '../sys/fds.ts';
@@ -37,6 +41,8 @@ export interface DeviceServerOptions {
   readonly limits?: Partial<SessionLimits>;
   /** Observer for connection events (the CLI logs them). */
   readonly onEvent?: (event: ServerEvent) => void;
+  /** Most clients connected at once; more are closed at accept. @defaultValue 4 */
+  readonly maxClients?: number;
 }
 
 export type ServerEvent =
@@ -71,12 +77,14 @@ export class DeviceServer {
   readonly stats: ServerStats = { connections: 0, refused: 0, dropped: 0, requests: 0, errors: 0 };
   readonly #listener: UnixServer;
   readonly #limits: SessionLimits;
-  #active: Connection | undefined;
+  readonly #active = new Set<Connection>();
+  readonly #maxClients: number;
 
   private constructor(private readonly opts: DeviceServerOptions) {
     this.path = opts.path;
     this.label = opts.label ?? opts.path;
     this.#limits = { ...DEFAULT_SESSION_LIMITS, ...opts.limits };
+    this.#maxClients = opts.maxClients ?? 4;
     this.#listener = listen(opts.path, { maxFds: this.#limits.maxMsgFds });
     this.#listener.on('connection', (socket) => this.#accept(socket));
     this.#listener.on('error', (err) => log.warn(`${this.label}: accept failed: ${err.message}`));
@@ -88,25 +96,31 @@ export class DeviceServer {
   }
 
   get connected(): boolean {
-    return this.#active !== undefined;
+    return this.#active.size > 0;
   }
 
-  /** The active connection's session (for tests and management). */
+  /** Connected clients. */
+  get clients(): number {
+    return this.#active.size;
+  }
+
+  /** The oldest connected client's session (for tests and management). */
   get session(): Session | undefined {
-    return this.#active?.session;
+    return this.#active.values().next().value?.session;
   }
 
-  /** Stop listening, drop the client, remove the socket file. The device itself is not destroyed. */
+  /** Stop listening, drop every client, remove the socket file. The device itself is not destroyed. */
   close(): void {
-    this.#drop('server closing');
+    for (const c of [...this.#active]) this.#drop(c, 'server closing');
     this.#listener.close();
   }
 
   #accept(socket: UnixSocket): void {
-    if (this.#active) {
+    if (this.#active.size >= this.#maxClients) {
       this.stats.refused++;
-      this.opts.onEvent?.({ kind: 'refused', label: this.label, reason: 'a client is already connected' });
-      log.warn(`${this.label}: refusing a second client (one client per device)`);
+      const reason = `${this.#maxClients} clients are already connected`;
+      this.opts.onEvent?.({ kind: 'refused', label: this.label, reason });
+      log.warn(`${this.label}: refusing a client: ${reason}`);
       socket.close();
       return;
     }
@@ -115,19 +129,22 @@ export class DeviceServer {
       limits: this.#limits, closeFd, label: this.label, display: this.opts.display ?? false,
     });
     const active: Connection = { socket, framer, session, out: new Uint8Array(new ArrayBuffer(OUT_BUFFER_SIZE)) };
-    this.#active = active;
+    this.#active.add(active);
     this.stats.connections++;
     this.opts.onEvent?.({ kind: 'connected', label: this.label });
     socket.on('data', (bytes, anc) => this.#onData(active, bytes, anc));
     socket.on('close', (info) => {
-      if (this.#active === active) this.#drop(info.reason === 'local' ? 'closed' : `peer ${info.reason}`);
+      this.#drop(active, info.reason === 'local' ? 'closed' : `peer ${info.reason}`);
     });
   }
 
   #onData(active: Connection, bytes: Uint8Array, anc: Ancillary | undefined): void {
-    if (this.#active !== active) return;
+    if (!this.#active.has(active)) {
+      if (anc) anc.fds.closeAll();
+      return;
+    }
     if (anc?.truncated) {
-      this.#drop('fds truncated (MSG_CTRUNC): more fds than allowed in one message');
+      this.#drop(active, 'fds truncated (MSG_CTRUNC): more fds than allowed in one message');
       return;
     }
     let fds = NO_FDS;
@@ -174,21 +191,19 @@ export class DeviceServer {
       if (pos > 0) socket.send(out.subarray(0, pos));
       if (err instanceof ProtocolViolation) {
         this.stats.dropped++;
-        this.#drop(`corrupt stream: ${err.message}`);
+        this.#drop(active, `corrupt stream: ${err.message}`);
         return;
       }
       throw err;
     }
   }
 
-  #drop(reason: string): void {
-    const active = this.#active;
-    if (!active) return;
-    this.#active = undefined;
+  #drop(active: Connection, reason: string): void {
+    if (!this.#active.delete(active)) return;
     this.stats.requests += active.session.stats.requests;
     this.stats.errors += active.session.stats.errors;
     active.framer.close();
-    active.session.close();
+    active.session.close(this.#active.size === 0);
     active.socket.close();
     log.info(`${this.label}: client disconnected (${reason})`);
     this.opts.onEvent?.({ kind: 'disconnected', label: this.label, reason, requests: active.session.stats.requests });

@@ -188,14 +188,19 @@ export class Session {
     return { bytes: errorReply(frame.id, frame.command, errno), fds: NO_FDS };
   }
 
-  /** The connection is gone: release DMA maps, fds and export handles. Device state is kept. Idempotent. */
-  close(): void {
+  /**
+   * The connection is gone: release DMA maps, fds and export handles. Device
+   * state is kept. `lastUser` (default true) also tells the device its last
+   * user closed it (close_device); a server with other clients still
+   * connected passes false. Idempotent.
+   */
+  close(lastUser = true): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const m of this.#dmaMaps.splice(0)) if (m.fd !== undefined) this.opts.closeFd(m.fd);
     for (const e of this.#exports.values()) e.release();
     this.#exports.clear();
-    this.device.closeDevice();
+    if (lastUser) this.device.closeDevice();
   }
 
   #dispatch(frame: Frame): Outgoing {

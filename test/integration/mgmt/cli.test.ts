@@ -139,7 +139,10 @@ describe('mdevsim CLI against a running serve', () => {
       const a = json<Record<string, unknown>>(await cli('screenshot', 'mbochs-small-0', '-o', join(out, 'a.png'), '--json'));
       expect(a).toMatchObject({ device: 'mbochs-small-0', state: 'plane', width: W, height: H, format: 'XRGB8888', file: join(out, 'a.png') });
       if (a['via'] === 'control-socket') expect(a['fallback']).toMatch(/refused the connection \(another client holds the device\)/);
-      else expect(a).toMatchObject({ via: 'device-socket', fallback: undefined });
+      else {
+        expect(a['via']).toBe('device-socket');
+        expect(a['fallback']).toBeUndefined();
+      }
       expectPattern(join(out, 'a.png'));
       // The control socket's own screenshot, asked for explicitly, shows the same picture.
       const c = json<Record<string, unknown>>(await cli('screenshot', 'mbochs-small-0', '-o', join(out, 'c.png'), '--via', 'control', '--json'));

@@ -91,11 +91,35 @@ describe('mdevsim serve + VfioUserClient', () => {
     }
   });
 
-  it('a second client is refused while one is connected; the first keeps working', async () => {
-    const a = await VfioUserClient.connect(serve.sockets.get('mdpy-xga-0')!);
-    await expect(VfioUserClient.connect(serve.sockets.get('mdpy-xga-0')!)).rejects.toMatchObject({ code: 'ECONNRESET' });
-    expect((await a.deviceInfo()).numRegions).toBe(9);
-    a.close();
+  it('a viewer connects alongside the first client and sees what it draws; closing the viewer leaves the first client\'s state alone', async () => {
+    const vmm = await VfioUserClient.connect(serve.sockets.get('mbochs-medium-0')!, { display: true });
+    const viewer = await VfioUserClient.connect(serve.sockets.get('mbochs-medium-0')!, { display: true });
+    try {
+      const dispi = [[4, 0], [3, 32], [1, 800], [2, 600], [6, 800], [8, 0], [9, 0], [4, 0x41]];
+      for (const [index, value] of dispi) await vmm.regionWrite(2, 0x500 + 2 * index!, le16(value!));
+      const plane = await viewer.queryGfxPlane(VFIO_GFX_PLANE_TYPE_DMABUF, DRM_PLANE_TYPE_PRIMARY);
+      expect(plane).toMatchObject({ width: 800, height: 600 });
+      const vmmPlane = await vmm.queryGfxPlane(VFIO_GFX_PLANE_TYPE_DMABUF, DRM_PLANE_TYPE_PRIMARY);
+      const held = await vmm.importDmabuf(vmmPlane.regionIndexOrDmabufId);
+      viewer.close();
+      await new Promise((r) => setTimeout(r, 50));
+      // The device did not hear close_device: the VMM's dmabuf id is still known.
+      const again = await vmm.importDmabuf(vmmPlane.regionIndexOrDmabufId);
+      await again.release();
+      await held.release();
+      expect((await vmm.deviceInfo()).numRegions).toBe(10);
+    } finally {
+      vmm.close();
+      viewer.close();
+    }
+  });
+
+  it('more than maxClients connections: the extra one is closed, the others keep working', async () => {
+    const path = serve.sockets.get('mdpy-xga-0')!;
+    const clients = await Promise.all([0, 1, 2, 3].map(() => VfioUserClient.connect(path)));
+    await expect(VfioUserClient.connect(path)).rejects.toMatchObject({ code: 'ECONNRESET' });
+    for (const c of clients) expect((await c.deviceInfo()).numRegions).toBe(9);
+    for (const c of clients) c.close();
   });
 
   it('connect/negotiate/close cycles leak no fd in the client process', async () => {
