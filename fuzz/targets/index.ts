@@ -6,9 +6,17 @@
  */
 import type { AnyFuzzTarget } from '../target.ts';
 import config from './config.ts';
+import dispi from './dispi.ts';
+import framer from './framer.ts';
+import region from './region.ts';
+import session from './session.ts';
 
 export const TARGETS: Readonly<Record<string, AnyFuzzTarget>> = Object.freeze({
   [config.name]: config,
+  [dispi.name]: dispi,
+  [framer.name]: framer,
+  [region.name]: region,
+  [session.name]: session,
 });
 
 /** The target registered under `name`, or undefined. */
