@@ -28,6 +28,7 @@ commands:
                --quirks none|upstream   --vbe sample|strict   --json
                --resolution WxH (EDID preferred mode for mbochs)   --no-edid
                --no-control (no control socket)
+               --record PREFIX (write each device's first connection to PREFIX-DEVICE.trace)
   types        the device types and how many more instances fit
   create TYPE  [--name NAME] [--uuid UUID] [--quirks none|upstream] [--vbe sample|strict]
                [--resolution WxH] [--no-edid]
@@ -38,6 +39,8 @@ commands:
   screenshot DEVICE -o FILE.png [--via auto|device|control]
   snapshot DEVICE -o FILE
   restore DEVICE FILE
+  replay TRACE  replay a recorded trace on a fresh device; checks every reply
+               byte for byte and prints the final device-state hash
 
 DEVICE is a device name or UUID. Every command but serve takes --json, and
 --control PATH or --dir DIR to find the control socket (default:
@@ -234,6 +237,7 @@ async function main(argv: string[], out: Out): Promise<number> {
         resolution: { type: 'string' },
         'no-edid': { type: 'boolean', default: false },
         'no-control': { type: 'boolean', default: false },
+        record: { type: 'string' },
       }, []);
       const resolution = values.resolution === undefined ? undefined : parseResolution(values.resolution);
       if (values.quirks !== 'none' && values.quirks !== 'upstream') throw new UsageError(`--quirks must be none or upstream, not "${values.quirks}".`);
@@ -247,10 +251,25 @@ async function main(argv: string[], out: Out): Promise<number> {
         resolution,
         noEdid: values['no-edid'] ?? false,
         control: !(values['no-control'] ?? false),
+        ...(values.record !== undefined ? { record: values.record } : {}),
         json: values.json ?? false,
         out,
       });
       return -1; // keeps running
+    }
+    case 'replay': {
+      const { values, positionals } = parse(command, rest, { json: { type: 'boolean', default: false } }, ['TRACE']);
+      const { readTrace } = await import('../trace/trace.ts');
+      const { replayTrace } = await import('../trace/replay.ts');
+      const trace = readTrace(positionals[0]!);
+      const result = replayTrace(trace);
+      if (values.json) out(JSON.stringify({ device: trace.header.device, ...result }));
+      else {
+        out(`${trace.header.device.type}: ${result.requests} requests, ${result.replies} replies, ${result.mismatches.length} mismatches`);
+        for (const m of result.mismatches.slice(0, 20)) out(`  reply ${m.reply}: ${m.reason}`);
+        out(`device state sha256 ${result.stateHash ?? '(device has no snapshot)'}`);
+      }
+      return result.mismatches.length === 0 ? 0 : 1;
     }
     case 'types': {
       const { values } = parse(command, rest, COMMON, []);

@@ -28,6 +28,8 @@ export interface ServeOptions {
   readonly noEdid?: boolean;
   /** Start the control socket (`<dir>/control.sock`). @defaultValue true */
   readonly control?: boolean;
+  /** Record each device's first connection to `${record}-<device>.trace`. */
+  readonly record?: string;
   readonly json: boolean;
   readonly out: (line: string) => void;
 }
@@ -65,6 +67,7 @@ export function startServing(opts: ServeOptions): Serving {
   let ready = false;
   const manager = new Manager({
     dir: opts.dir,
+    ...(opts.record !== undefined ? { record: opts.record } : {}),
     onServerEvent: (e) => logEvent(opts, e),
     onEvent: (e) => { if (ready) logManagerEvent(opts, e); },
   });

@@ -21,6 +21,8 @@ import { ConfigError, VfioError } from '../util/errors.ts';
 import { memfdMemoryFactory } from '../sys/memfd.ts';
 import type { MemoryFactory } from '../sys/memory.ts';
 import type { VfioDevice } from '../vfio/device.ts';
+import { TraceWriter, type TraceDevice } from '../trace/trace.ts';
+import { traceRecorder } from '../trace/recorder.ts';
 import { DeviceServer, type ServerEvent } from '../vfio-user/server.ts';
 import { generateEdid } from '../display/edid.ts';
 import { edidModeFor } from '../display/edid-policy.ts';
@@ -144,6 +146,12 @@ export interface ManagerOptions {
   readonly onServerEvent?: (event: ServerEvent) => void;
   /** created / removed (serve logs them). */
   readonly onEvent?: (event: ManagerEvent) => void;
+  /**
+   * Record traffic: the first connection to each device is written to
+   * `${record}-${name}.trace` (src/trace). Only the first, because a trace
+   * replays against a fresh device.
+   */
+  readonly record?: string;
 }
 
 interface Instance {
@@ -253,9 +261,22 @@ export class Manager {
     try {
       if (type.edid && args.noEdid !== true) mode = this.#loadEdid(device, type, name, requested);
       const onServerEvent = this.#opts.onServerEvent;
+      const record = this.#opts.record;
+      let recorded = false;
+      const traceDevice: TraceDevice = {
+        type: type.name, quirks, vbe: vbe ?? 'sample', display: true,
+        edid: mode ? { width: mode.width, height: mode.height } : null,
+      };
       server = DeviceServer.listen({
         path: join(this.dir, `${name}.sock`), device, label: name, display: true,
         ...(onServerEvent ? { onEvent: onServerEvent } : {}),
+        ...(record !== undefined ? {
+          observe: () => {
+            if (recorded) return undefined;
+            recorded = true;
+            return traceRecorder(new TraceWriter(`${record}-${name}.trace`, traceDevice));
+          },
+        } : {}),
       });
     } catch (err) {
       device.destroy();

@@ -5,14 +5,10 @@
 import { describeFd } from '../sys/fds.ts';
 import type { Frame } from '../vfio-user/framer.ts';
 import type { Outgoing } from '../vfio-user/session.ts';
+import type { ConnectionObserver } from '../vfio-user/server.ts';
 import type { FdPlaceholder, TraceWriter } from './trace.ts';
 
-export interface TrafficObserver {
-  /** Called before the session handles a request (its fds are still open). */
-  request(frame: Frame): void;
-  /** Called with every reply the session produced. */
-  reply(out: Outgoing): void;
-}
+export type TrafficObserver = ConnectionObserver;
 
 export function frameBytes(frame: Frame): Uint8Array {
   const out = new Uint8Array(16 + frame.payload.length);
@@ -33,7 +29,8 @@ function placeholder(fd: number): FdPlaceholder {
 
 export function traceRecorder(writer: TraceWriter): TrafficObserver {
   return {
-    request: (frame) => writer.message('c2s', frameBytes(frame), frame.fds.map(placeholder)),
-    reply: (out) => writer.message('s2c', out.bytes, out.fds.map(placeholder)),
+    request: (frame: Frame) => writer.message('c2s', frameBytes(frame), frame.fds.map(placeholder)),
+    reply: (out: Outgoing) => writer.message('s2c', out.bytes, out.fds.map(placeholder)),
+    close: () => writer.close(),
   };
 }

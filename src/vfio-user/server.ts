@@ -25,8 +25,8 @@ import { logger } from '../util/log.ts';
 import { closeFd } from '../sys/fds.ts';
 import { listen, type UnixServer, type UnixSocket, type Ancillary } from '../sys/socket.ts';
 import type { VfioDevice } from '../vfio/device.ts';
-import { Framer, ProtocolViolation } from './framer.ts';
-import { Session, maxMessageSize, type SessionLimits, DEFAULT_SESSION_LIMITS } from './session.ts';
+import { Framer, ProtocolViolation, type Frame } from './framer.ts';
+import { Session, maxMessageSize, type Outgoing, type SessionLimits, DEFAULT_SESSION_LIMITS } from './session.ts';
 
 const log = logger('vfio-user');
 
@@ -43,6 +43,14 @@ export interface DeviceServerOptions {
   readonly onEvent?: (event: ServerEvent) => void;
   /** Most clients connected at once; more are closed at accept. @defaultValue 4 */
   readonly maxClients?: number;
+  /**
+   * Called at each accept; an observer it returns sees every request (before
+   * it is handled, fds still open) and every reply of that connection, and is
+   * closed when the connection goes. Used by `serve --record`. Observed
+   * connections take the general path (no handleInto), so replies exist as
+   * whole messages.
+   */
+  readonly observe?: () => ConnectionObserver | undefined;
 }
 
 export type ServerEvent =
@@ -59,12 +67,20 @@ export interface ServerStats {
   errors: number;
 }
 
+/** Sees one connection's traffic (src/trace/recorder.ts writes it to a trace). */
+export interface ConnectionObserver {
+  request(frame: Frame): void;
+  reply(out: Outgoing): void;
+  close(): void;
+}
+
 interface Connection {
   readonly socket: UnixSocket;
   readonly framer: Framer;
   readonly session: Session;
   /** Replies of one wake are gathered here (off-heap: the addon reads it without a copy). */
   readonly out: Uint8Array;
+  readonly observer: ConnectionObserver | undefined;
 }
 
 /** Size of a connection's reply buffer; larger replies go out on their own. */
@@ -128,7 +144,14 @@ export class DeviceServer {
     const session = new Session(this.opts.device, {
       limits: this.#limits, closeFd, label: this.label, display: this.opts.display ?? false,
     });
-    const active: Connection = { socket, framer, session, out: new Uint8Array(new ArrayBuffer(OUT_BUFFER_SIZE)) };
+    let observer: ConnectionObserver | undefined;
+    try {
+      observer = this.opts.observe?.();
+    } catch (err) {
+      // Recording is a side job: failing to start it must not cost the client its connection.
+      log.error(`${this.label}: traffic observer failed, serving this client unobserved: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const active: Connection = { socket, framer, session, out: new Uint8Array(new ArrayBuffer(OUT_BUFFER_SIZE)), observer };
     this.#active.add(active);
     this.stats.connections++;
     this.opts.onEvent?.({ kind: 'connected', label: this.label });
@@ -157,17 +180,22 @@ export class DeviceServer {
     // Replies accumulate in active.out and leave in one sendmsg (one iovec)
     // per wake; send() copies whatever the kernel does not take at once, so
     // the buffer is free again as soon as send() returns.
-    const { out, socket, session } = active;
+    const { out, socket, session, observer } = active;
     let pos = 0;
     try {
       for (let frame = active.framer.next(); frame; frame = active.framer.next()) {
-        const end = session.handleInto(frame, out, pos);
-        if (end >= 0) {
-          pos = end;
-          continue;
+        if (observer === undefined) {
+          const end = session.handleInto(frame, out, pos);
+          if (end >= 0) {
+            pos = end;
+            continue;
+          }
+        } else {
+          observer.request(frame);
         }
         const reply = session.handle(frame);
         if (!reply) continue;
+        observer?.reply(reply);
         const n = reply.bytes.length;
         if (reply.fds.length > 0) {
           // A reply with fds gets a sendmsg of its own: the fds ride on its
@@ -203,6 +231,7 @@ export class DeviceServer {
     this.stats.requests += active.session.stats.requests;
     this.stats.errors += active.session.stats.errors;
     active.framer.close();
+    active.observer?.close();
     active.session.close(this.#active.size === 0);
     active.socket.close();
     log.info(`${this.label}: client disconnected (${reason})`);
