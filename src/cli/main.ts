@@ -29,6 +29,7 @@ commands:
                --resolution WxH (EDID preferred mode for mbochs)   --no-edid
                --no-control (no control socket)
                --record PREFIX (write each device's first connection to PREFIX-DEVICE.trace)
+               --view PORT (live view of every screen on http://127.0.0.1:PORT/, 0 = any port)
   types        the device types and how many more instances fit
   create TYPE  [--name NAME] [--uuid UUID] [--quirks none|upstream] [--vbe sample|strict]
                [--resolution WxH] [--no-edid]
@@ -238,12 +239,15 @@ async function main(argv: string[], out: Out): Promise<number> {
         'no-edid': { type: 'boolean', default: false },
         'no-control': { type: 'boolean', default: false },
         record: { type: 'string' },
+        view: { type: 'string' },
       }, []);
+      const view = values.view === undefined ? undefined : Number(values.view);
+      if (view !== undefined && (!Number.isInteger(view) || view < 0 || view > 65535)) throw new UsageError(`--view must be a TCP port (0-65535), not "${values.view}".`);
       const resolution = values.resolution === undefined ? undefined : parseResolution(values.resolution);
       if (values.quirks !== 'none' && values.quirks !== 'upstream') throw new UsageError(`--quirks must be none or upstream, not "${values.quirks}".`);
       if (values.vbe !== 'sample' && values.vbe !== 'strict') throw new UsageError(`--vbe must be sample or strict, not "${values.vbe}".`);
       const { serveUntilSignalled } = await import('./serve.ts');
-      serveUntilSignalled({
+      await serveUntilSignalled({
         dir: values.dir ?? defaultSocketDir(),
         devices: values.device ?? DEFAULT_DEVICES,
         quirks: values.quirks,
@@ -252,6 +256,7 @@ async function main(argv: string[], out: Out): Promise<number> {
         noEdid: values['no-edid'] ?? false,
         control: !(values['no-control'] ?? false),
         ...(values.record !== undefined ? { record: values.record } : {}),
+        ...(view !== undefined ? { view } : {}),
         json: values.json ?? false,
         out,
       });

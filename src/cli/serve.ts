@@ -7,6 +7,7 @@
 import type { ServerEvent } from '../vfio-user/server.ts';
 import type { VfioDevice } from '../vfio/device.ts';
 import { deviceType, type DeviceType } from '../mgmt/device-types.ts';
+import { startLiveView, type LiveView } from '../display/live-view.ts';
 import { Manager, type ManagerEvent } from '../mgmt/manager.ts';
 import { ControlServer } from '../mgmt/control.ts';
 import type { DeviceServer } from '../vfio-user/server.ts';
@@ -30,6 +31,8 @@ export interface ServeOptions {
   readonly control?: boolean;
   /** Record each device's first connection to `${record}-<device>.trace`. */
   readonly record?: string;
+  /** Serve the live view on 127.0.0.1:PORT (0 = any free port); off when undefined. */
+  readonly view?: number;
   readonly json: boolean;
   readonly out: (line: string) => void;
 }
@@ -132,8 +135,20 @@ function logManagerEvent(opts: ServeOptions, e: ManagerEvent): void {
 }
 
 /** Run until SIGINT/SIGTERM. */
-export function serveUntilSignalled(opts: ServeOptions): void {
-  const { devices, control, stop } = startServing(opts);
+export async function serveUntilSignalled(opts: ServeOptions): Promise<void> {
+  const { devices, control, stop, manager } = startServing(opts);
+  let view: LiveView | undefined;
+  if (opts.view !== undefined) {
+    try {
+      view = await startLiveView({
+        port: opts.view,
+        devices: () => manager.list().map((i) => ({ name: i.name, device: manager.device(i.name) })),
+      });
+    } catch (err) {
+      stop();
+      throw err;
+    }
+  }
   for (const d of devices) {
     if (opts.json) {
       opts.out(JSON.stringify({ event: 'device', name: d.name, type: d.type.name, socket: d.server.path, edid: d.edidMode ?? null }));
@@ -146,11 +161,13 @@ export function serveUntilSignalled(opts: ServeOptions): void {
   if (control) {
     opts.out(opts.json ? JSON.stringify({ event: 'control', socket: control.path }) : `control socket ${control.path} (mdevsim list|create|screenshot|... --control ${control.path})`);
   }
+  if (view) opts.out(opts.json ? JSON.stringify({ event: 'view', url: view.url }) : `live view: ${view.url}`);
   opts.out(opts.json ? JSON.stringify({ event: 'ready' }) : `serving ${devices.length} device(s); Ctrl-C stops`);
   let stopping = false;
   const onSignal = (sig: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
+    void view?.close();
     stop();
     opts.out(opts.json ? JSON.stringify({ event: 'stopped', signal: sig }) : `stopped (${sig}); sockets removed`);
     process.exitCode = 0;

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The live view in a real browser, checking real pixels: headless Chromium
  * (Debian's, through playwright-core) opens the page served by
