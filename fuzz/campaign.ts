@@ -81,6 +81,8 @@ export interface CampaignResult {
   /** Target units (e.g. config accesses) in those cases; 0 when the target declares none. */
   readonly units: number;
   readonly unitName: string | undefined;
+  /** Distinct coverage labels hit (targets that declare coverage). */
+  readonly coverage: readonly string[];
   readonly elapsedMs: number;
   readonly execsPerSecond: number;
   readonly unitsPerSecond: number;
@@ -189,9 +191,12 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   let executions = 0;
   let units = 0;
   const countUnits = target.unit?.count.bind(target.unit);
+  const covered = new Set<string>();
+  const coverLabels = target.coverage?.labels.bind(target.coverage);
   const property = fc.property(target.arbitrary, (input: unknown) => {
     executions++;
     if (countUnits !== undefined) units += countUnits(input);
+    if (coverLabels !== undefined) for (const l of coverLabels(input)) covered.add(l);
     target.check(input);
   });
 
@@ -209,7 +214,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     const width = 24;
     const filled = Math.max(0, Math.min(width, Math.round(frac * width)));
     const secs = ms / 1000;
-    const unitPart = target.unit !== undefined ? `  ${fmtRate(units)} ${target.unit.name} ${fmtRate(units / secs)}/s` : '';
+    const unitPart = (target.unit !== undefined ? `  ${fmtRate(units)} ${target.unit.name} ${fmtRate(units / secs)}/s` : '') +
+      (target.coverage !== undefined ? `  cov ${covered.size}${target.coverage.space !== undefined ? `/${target.coverage.space}` : ''}` : '');
     const line =
       `${target.name} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(Math.min(frac, 1) * 100).toFixed(0).padStart(3)}%` +
       `  ${fmtInt(executions)} execs ${fmtRate(executions / secs)}/s${unitPart}  ${secs.toFixed(1)}s`;
@@ -245,6 +251,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   const result: CampaignResult = {
     target: target.name, seed, executions, units, unitName: target.unit?.name, elapsedMs: ms,
     execsPerSecond: executions / (ms / 1000), unitsPerSecond: units / (ms / 1000), failure,
+    coverage: [...covered].sort(),
   };
   if (failure !== undefined) {
     const roundTrip = roundTripsThroughMsgpack(failure.input);

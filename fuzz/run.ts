@@ -122,6 +122,7 @@ async function main(argv: readonly string[]): Promise<number> {
     `${r.target}: seed ${r.seed}: ${r.executions.toLocaleString('en-US')} executions in ${secs.toFixed(1)} s ` +
       `(${Math.round(r.execsPerSecond).toLocaleString('en-US')} exec/s)${unitPart}: ${r.failure === undefined ? 'no failure' : 'FAILURE'}\n`,
   );
+  if (r.coverage.length > 0) process.stdout.write(`  coverage (${r.coverage.length} labels): ${r.coverage.join(' ')}\n`);
   return r.failure === undefined ? 0 : 1;
 }
 

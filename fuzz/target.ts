@@ -22,6 +22,12 @@ export interface FuzzTarget<T> {
    * (e.g. config accesses per second).
    */
   readonly unit?: { readonly name: string; count(input: T): number };
+  /**
+   * What a case exercises, as labels ("cmd:REGION_READ", "region:7",
+   * "op:churn"); the runner shows how many distinct labels the campaign hit
+   * so far (out of `space` when given).
+   */
+  readonly coverage?: { readonly space?: number; labels(input: T): Iterable<string> };
 }
 
 /** A target with its input type erased, as held by the registry. */

@@ -894,4 +894,7 @@ export default defineTarget<DispiCase>({
   check: checkDispiCase,
   describe: describeDispiCase,
   unit: { name: 'accesses', count: countDispiAccesses },
+  coverage: {
+    labels: (c: DispiCase) => [`${c.type}/${c.quirks}/${c.vbe}`, ...c.ops.map((o) => (o.op === 'reg' ? `reg:${o.index}:${o.size}${o.read ? ':r' : ':w'}` : `op:${o.op}`))],
+  },
 });

@@ -304,4 +304,7 @@ export default defineTarget<FramerCase>({
   check: checkFramerCase,
   describe: describeFramerCase,
   unit: { name: 'messages', count: countFramerMessages },
+  coverage: {
+    labels: (c: FramerCase) => c.parts.map((p) => `part:${p.k}`).concat(c.fdCounts.some((n) => n > c.maxFds) ? ['fds:over-limit'] : []),
+  },
 });

@@ -555,4 +555,7 @@ export default defineTarget<RegionCase>({
   check: checkRegionCase,
   describe: describeRegionCase,
   unit: { name: 'accesses', count: countRegionAccesses },
+  coverage: {
+    labels: (c: RegionCase) => c.ops.map((o) => (o.op === 'view' ? `${c.device}:view:${o.off.k}` : `${c.device}/${c.quirks}:${o.op}:region ${o.index}:${o.off.k}`)),
+  },
 });

@@ -924,4 +924,7 @@ export default defineTarget<SessionCase>({
   check: checkSessionCase,
   describe: describeSessionCase,
   unit: { name: 'messages', count: countSessionMessages },
+  coverage: {
+    labels: (c: SessionCase) => [`device:${c.device}/${c.quirks}/${c.memory}`, ...c.cmds.map((x) => `cmd:${x.c}${x.c === 'regionInfo' || x.c === 'read' || x.c === 'write' ? `:${x.index}` : ''}${x.h.noReply ? ':noreply' : ''}`)],
+  },
 });
