@@ -58,6 +58,7 @@ const SCRIPT = `
     link.href = '/screenshot/' + encodeURIComponent(name) + '.png';
     link.textContent = 'PNG';
     link.target = '_blank';
+    link.hidden = true;
     h.append(title, link);
     var mode = document.createElement('p');
     mode.className = 'mode';
@@ -75,14 +76,14 @@ const SCRIPT = `
     root.append(el);
     var s = { name: name, mode: null, none: null, frame: 0, patches: 0, fullFrames: 0, lastPatch: null, applied: 0 };
     view.devices[name] = s;
-    c = { el: el, mode: mode, canvas: canvas, ctx: canvas.getContext('2d', { willReadFrequently: true }), none: none, statsEl: stats, s: s, queue: Promise.resolve() };
+    c = { el: el, link: link, mode: mode, canvas: canvas, ctx: canvas.getContext('2d', { willReadFrequently: true }), none: none, statsEl: stats, s: s, queue: Promise.resolve() };
     cards.set(name, c);
     return c;
   }
 
   function showStats(c) {
     var s = c.s;
-    c.statsEl.textContent = 'frame ' + s.frame + ' · ' + s.patches + ' patches (' + s.fullFrames + ' full)';
+    c.statsEl.textContent = 'frame ' + s.frame + ' · ' + s.patches + ' patches drawn (full frames: ' + s.fullFrames + ')';
   }
 
   function enqueue(name, fn) {
@@ -123,6 +124,7 @@ const SCRIPT = `
       c.canvas.width = d.width;
       c.canvas.height = d.height;
       c.canvas.hidden = false;
+      c.link.hidden = false;
       c.none.hidden = true;
       var where = d.plane === 'dmabuf' ? 'dmabuf ' + d.dmabufId : 'region ' + d.regionIndex;
       c.mode.textContent = d.width + '×' + d.height + ' ' + d.format + ' · ' + where;
@@ -151,6 +153,7 @@ const SCRIPT = `
   on('none', function (d) {
     enqueue(d.device, function (c) {
       c.canvas.hidden = true;
+      c.link.hidden = true;
       c.none.hidden = false;
       c.none.textContent = d.message;
       c.mode.textContent = '';
