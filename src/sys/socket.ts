@@ -73,6 +73,16 @@ export interface SocketOptions {
   readonly readBufferSize?: number;
 }
 
+/**
+ * Pays for the private duplicates of fds queued behind a receiver that is
+ * not reading (src/sys/fd-ledger.ts FdAccount has this shape).
+ */
+export interface FdCharger {
+  /** false: no room, nothing charged. */
+  charge(n: number): boolean;
+  release(n: number): void;
+}
+
 /** Ancillary data that arrived with a 'data' chunk. */
 export interface Ancillary {
   /** The received fds, owned by the 'data' listener until it returns (see module doc). */
@@ -152,6 +162,7 @@ export class UnixSocket extends EventEmitter<UnixSocketEvents> {
   readonly #status: Int32Array;
   readonly #queue: QueueEntry[] = [];
   #queuedBytes = 0;
+  #charger: FdCharger | undefined;
 
   private constructor(fd: OwnedFd, options: SocketOptions) {
     super();
@@ -199,6 +210,16 @@ export class UnixSocket extends EventEmitter<UnixSocketEvents> {
   /** Bytes accepted by send() but not yet taken by the kernel. */
   get queuedBytes(): number {
     return this.#queuedBytes;
+  }
+
+  /**
+   * Charge queued fd duplicates to `charger` from now on. When it refuses
+   * (or dup fails), the socket closes with 'error' (EMFILE) instead of
+   * queueing: the peer that does not read loses its connection, nobody else
+   * notices.
+   */
+  setFdCharger(charger: FdCharger | undefined): void {
+    this.#charger = charger;
   }
 
   /**
@@ -268,16 +289,29 @@ export class UnixSocket extends EventEmitter<UnixSocketEvents> {
     this.#shutdown('local');
   }
 
+  /**
+   * Queue what the kernel did not take. If the fds cannot be duplicated (the
+   * charger refuses, or dup fails: EMFILE) the socket closes with 'error':
+   * a syscall failure never escapes to the caller's event handler.
+   */
   #enqueue(data: SendData, skip: number, rawFds: readonly number[] | undefined): void {
-    // Duplicate first: if that fails (EMFILE) nothing has been queued yet.
+    // Duplicate first: if that fails nothing has been queued yet.
     let dups: OwnedFd[] | undefined;
     if (rawFds !== undefined) {
+      if (this.#charger !== undefined && !this.#charger.charge(rawFds.length)) {
+        this.#shutdown('error', sysError(E.EMFILE, 'dup', { detail: `no fd budget left to queue ${rawFds.length} fd(s) for a peer that is not reading` }));
+        return;
+      }
       dups = [];
       try {
         for (const fd of rawFds) dups.push(new OwnedFd(native.dupCloexec(fd)));
       } catch (error) {
         closeAll(dups);
-        throw error;
+        this.#charger?.release(rawFds.length);
+        const sys = toSysError(error);
+        if (sys === undefined) throw error; // argument error: the caller's bug
+        this.#shutdown('error', sys);
+        return;
       }
     }
     const buffers = data instanceof Uint8Array ? [data] : data;
@@ -325,6 +359,7 @@ export class UnixSocket extends EventEmitter<UnixSocketEvents> {
       if (sent <= 0) break; // EAGAIN: wait for the next writable wake
       if (head.fds !== undefined) {
         closeAll(head.fds); // the kernel has its own references now
+        this.#charger?.release(head.fds.length);
         head.fds = undefined;
       }
       this.#queuedBytes -= sent;
@@ -340,7 +375,14 @@ export class UnixSocket extends EventEmitter<UnixSocketEvents> {
       }
     }
     this.#updatePoll();
-    if (this.#queue.length === 0 && !this.#closed) this.emit('drain');
+    if (this.#queue.length === 0 && !this.#closed) {
+      try {
+        this.emit('drain');
+      } catch (error) {
+        log.error(`UnixSocket: a 'drain' listener threw; closing the connection: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+        this.#shutdown('error', sysError(E.EPROTO, 'drain listener', { detail: 'the drain listener failed' }));
+      }
+    }
   }
 
   #updatePoll(): void {
@@ -394,6 +436,10 @@ export class UnixSocket extends EventEmitter<UnixSocketEvents> {
     if (nread > 0 || ancillary !== undefined) {
       try {
         this.emit('data', new Uint8Array(this.#buffer, 0, nread), ancillary);
+      } catch (error) {
+        // A listener's bug costs this connection, never the process.
+        log.error(`UnixSocket: a 'data' listener threw; closing the connection: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+        this.#shutdown('error', sysError(E.EPROTO, 'data listener', { detail: 'the data listener failed' }));
       } finally {
         ancillary?.fds.closeAll(); // whatever the listeners did not take
       }
@@ -411,7 +457,11 @@ export class UnixSocket extends EventEmitter<UnixSocketEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#watcher.close();
-    for (const entry of this.#queue) closeAll(entry.fds);
+    for (const entry of this.#queue) {
+      if (entry.fds === undefined) continue;
+      closeAll(entry.fds);
+      this.#charger?.release(entry.fds.length);
+    }
     this.#queue.length = 0;
     this.#queuedBytes = 0;
     const fd = this.#fd;
@@ -583,12 +633,23 @@ export class UnixServer extends EventEmitter<UnixServerEvents> {
         return;
       }
       if (conn < 0) return;
-      const socket = UnixSocket.adopt(conn, this.#options);
+      let socket: UnixSocket;
+      try {
+        socket = UnixSocket.adopt(conn, this.#options); // closes conn when it throws
+      } catch (error) {
+        this.#report(toSysError(error) ?? sysError(E.ENOMEM, 'accept', { detail: `cannot set up the connection: ${String(error)}` }));
+        continue;
+      }
       if (this.listenerCount('connection') === 0) {
         socket.close();
         continue;
       }
-      this.emit('connection', socket);
+      try {
+        this.emit('connection', socket);
+      } catch (error) {
+        log.error(`UnixServer ${this.path}: a 'connection' listener threw; closing that connection: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+        socket.close();
+      }
       if (this.#closed) return;
     }
   }
