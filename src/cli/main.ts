@@ -8,7 +8,8 @@
 import { writeFileSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DEFAULT_DEVICES, controlSocketPath, defaultSocketDir } from './paths.ts';
+import { DEFAULT_DEVICES, DEFAULT_SHUTDOWN_TIMEOUT_MS, controlSocketPath, defaultSocketDir } from './paths.ts';
+import { SERVER_DEFAULTS } from '../vfio-user/limits.ts';
 import { ControlClient, ControlError } from '../mgmt/control-client.ts';
 import type { DeviceDescription, InstanceInfo, Resolution, TypeInfo } from '../mgmt/manager.ts';
 import type { ScreenshotResult } from '../mgmt/screenshot.ts';
@@ -30,6 +31,10 @@ commands:
                --no-control (no control socket)
                --record PREFIX (write each device's first connection to PREFIX-DEVICE.trace)
                --view PORT (live view of every screen on http://127.0.0.1:PORT/, 0 = any port)
+               --max-clients N (connections per device, default 4)
+               --handshake-timeout MS (close a connection without VERSION, default 3000)
+               --client-output-limit BYTES (stop reading a client with more replies queued, default 1M)
+               --shutdown-timeout MS (on SIGINT/SIGTERM, drop clients after, default 2000)
   types        the device types and how many more instances fit
   create TYPE  [--name NAME] [--uuid UUID] [--quirks none|upstream] [--vbe sample|strict]
                [--resolution WxH] [--no-edid]
@@ -225,6 +230,23 @@ async function takeScreenshot(target: string, via: string, v: CommonValues): Pro
   }
 }
 
+/** A whole number flag in [1, max]. */
+function countArg(flag: string, text: string | undefined, fallback: number, max: number): number {
+  if (text === undefined) return fallback;
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} must be a whole number from 1 to ${max}, not "${text}".`);
+  return n;
+}
+
+/** A byte count, optionally with a K or M suffix (KiB, MiB), from 64 KiB to 1 GiB. */
+function sizeArg(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const m = /^(\d+)([KM]?)$/i.exec(text);
+  const n = m === null ? NaN : Number(m[1]) * (m[2]!.toUpperCase() === 'M' ? 1 << 20 : m[2]!.toUpperCase() === 'K' ? 1 << 10 : 1);
+  if (!Number.isSafeInteger(n) || n < 64 << 10 || n > 1 << 30) throw new UsageError(`${flag} must be a byte count from 64K to 1024M (K and M mean KiB and MiB), not "${text}".`);
+  return n;
+}
+
 async function main(argv: string[], out: Out): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -240,6 +262,10 @@ async function main(argv: string[], out: Out): Promise<number> {
         'no-control': { type: 'boolean', default: false },
         record: { type: 'string' },
         view: { type: 'string' },
+        'max-clients': { type: 'string' },
+        'handshake-timeout': { type: 'string' },
+        'client-output-limit': { type: 'string' },
+        'shutdown-timeout': { type: 'string' },
       }, []);
       const view = values.view === undefined ? undefined : Number(values.view);
       if (view !== undefined && (!Number.isInteger(view) || view < 0 || view > 65535)) throw new UsageError(`--view must be a TCP port (0-65535), not "${values.view}".`);
@@ -257,6 +283,12 @@ async function main(argv: string[], out: Out): Promise<number> {
         control: !(values['no-control'] ?? false),
         ...(values.record !== undefined ? { record: values.record } : {}),
         ...(view !== undefined ? { view } : {}),
+        server: {
+          maxClients: countArg('--max-clients', values['max-clients'], SERVER_DEFAULTS.maxClients, 1024),
+          handshakeTimeoutMs: countArg('--handshake-timeout', values['handshake-timeout'], SERVER_DEFAULTS.handshakeTimeoutMs, 3_600_000),
+          outputLimit: sizeArg('--client-output-limit', values['client-output-limit'], SERVER_DEFAULTS.outputLimit),
+        },
+        shutdownTimeoutMs: countArg('--shutdown-timeout', values['shutdown-timeout'], DEFAULT_SHUTDOWN_TIMEOUT_MS, 600_000),
         json: values.json ?? false,
         out,
       });

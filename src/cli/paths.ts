@@ -18,3 +18,6 @@ export function defaultSocketDir(): string {
 export function controlSocketPath(dir: string): string {
   return join(dir, CONTROL_SOCKET_NAME);
 }
+
+/** How long SIGINT/SIGTERM waits for clients to take their queued replies before dropping them. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 2000;

@@ -8,11 +8,11 @@ import type { ServerEvent } from '../vfio-user/server.ts';
 import type { VfioDevice } from '../vfio/device.ts';
 import { deviceType, type DeviceType } from '../mgmt/device-types.ts';
 import { startLiveView, type LiveView } from '../display/live-view.ts';
-import { Manager, type ManagerEvent } from '../mgmt/manager.ts';
+import { Manager, type ManagerEvent, type ManagerOptions } from '../mgmt/manager.ts';
 import { ControlServer } from '../mgmt/control.ts';
 import type { DeviceServer } from '../vfio-user/server.ts';
 import type { Quirks } from '../../devices/common/options.ts';
-import { controlSocketPath } from './paths.ts';
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS, controlSocketPath } from './paths.ts';
 
 export { DEFAULT_DEVICES, controlSocketPath, defaultSocketDir } from './paths.ts';
 
@@ -33,6 +33,10 @@ export interface ServeOptions {
   readonly record?: string;
   /** Serve the live view on 127.0.0.1:PORT (0 = any free port); off when undefined. */
   readonly view?: number;
+  /** Per-connection bounds of every device server. */
+  readonly server?: ManagerOptions['server'];
+  /** On SIGINT/SIGTERM, clients get this long to take their queued replies. @defaultValue DEFAULT_SHUTDOWN_TIMEOUT_MS */
+  readonly shutdownTimeoutMs?: number;
   readonly json: boolean;
   readonly out: (line: string) => void;
 }
@@ -63,6 +67,8 @@ export interface Serving {
   /** The control server, unless disabled. */
   readonly control: ControlServer | undefined;
   stop(): void;
+  /** Graceful stop: no new connections, clients get `deadlineMs` to take queued replies, then everything is removed. */
+  shutdown(deadlineMs: number): Promise<void>;
 }
 
 /** Start serving; returns the devices, the manager, the control server and a stop() that undoes everything. */
@@ -71,6 +77,7 @@ export function startServing(opts: ServeOptions): Serving {
   const manager = new Manager({
     dir: opts.dir,
     ...(opts.record !== undefined ? { record: opts.record } : {}),
+    ...(opts.server !== undefined ? { server: opts.server } : {}),
     onServerEvent: (e) => logEvent(opts, e),
     onEvent: (e) => { if (ready) logManagerEvent(opts, e); },
   });
@@ -110,13 +117,18 @@ export function startServing(opts: ServeOptions): Serving {
     throw err;
   }
   ready = true;
-  return { manager, devices: served, control, stop };
+  const shutdown = async (deadlineMs: number): Promise<void> => {
+    ready = false;
+    control?.close();
+    await manager.shutdown(deadlineMs);
+  };
+  return { manager, devices: served, control, stop, shutdown };
 }
 
 function logEvent(opts: ServeOptions, e: ServerEvent): void {
   if (opts.json) opts.out(JSON.stringify({ event: e.kind, device: e.label, ...('reason' in e ? { reason: e.reason } : {}) }));
   else if (e.kind === 'connected') opts.out(`${e.label}: client connected`);
-  else if (e.kind === 'refused') opts.out(`${e.label}: refused a second client (${e.reason})`);
+  else if (e.kind === 'refused') opts.out(`${e.label}: refused a client (${e.reason})`);
   else opts.out(`${e.label}: client disconnected (${e.reason}; ${e.requests} requests)`);
 }
 
@@ -134,9 +146,14 @@ function logManagerEvent(opts: ServeOptions, e: ManagerEvent): void {
   }
 }
 
-/** Run until SIGINT/SIGTERM. */
+/**
+ * Run until SIGINT/SIGTERM, then stop accepting, give clients the shutdown
+ * timeout to take what is queued for them, remove the sockets and exit. The
+ * per-turn budget of the device servers is what lets the signal in during a
+ * flood; the exit timer is the backstop should anything still hold the loop.
+ */
 export async function serveUntilSignalled(opts: ServeOptions): Promise<void> {
-  const { devices, control, stop, manager } = startServing(opts);
+  const { devices, control, stop, shutdown, manager } = startServing(opts);
   let view: LiveView | undefined;
   if (opts.view !== undefined) {
     try {
@@ -163,14 +180,26 @@ export async function serveUntilSignalled(opts: ServeOptions): Promise<void> {
   }
   if (view) opts.out(opts.json ? JSON.stringify({ event: 'view', url: view.url }) : `live view: ${view.url}`);
   opts.out(opts.json ? JSON.stringify({ event: 'ready' }) : `serving ${devices.length} device(s); Ctrl-C stops`);
+  const deadline = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
   let stopping = false;
   const onSignal = (sig: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
-    void view?.close();
-    stop();
-    opts.out(opts.json ? JSON.stringify({ event: 'stopped', signal: sig }) : `stopped (${sig}); sockets removed`);
-    process.exitCode = 0;
+    setTimeout(() => {
+      process.stderr.write(`mdevsim: shutdown did not finish within ${deadline + 1000} ms; exiting anyway\n`);
+      stop();
+      process.exit(0);
+    }, deadline + 1000).unref();
+    void (async () => {
+      await view?.close();
+      await shutdown(deadline);
+      opts.out(opts.json ? JSON.stringify({ event: 'stopped', signal: sig }) : `stopped (${sig}); sockets removed`);
+      process.exitCode = 0;
+    })().catch((err: unknown) => {
+      process.stderr.write(`mdevsim: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      stop();
+      process.exitCode = 1;
+    });
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

@@ -23,7 +23,7 @@ import type { MemoryFactory } from '../sys/memory.ts';
 import type { VfioDevice } from '../vfio/device.ts';
 import { TraceWriter, type TraceDevice } from '../trace/trace.ts';
 import { traceRecorder } from '../trace/recorder.ts';
-import { DeviceServer, type ServerEvent } from '../vfio-user/server.ts';
+import { DeviceServer, type DeviceServerOptions, type ServerEvent } from '../vfio-user/server.ts';
 import { generateEdid } from '../display/edid.ts';
 import { edidModeFor } from '../display/edid-policy.ts';
 import { findEdidRegion, loadEdid, setLink } from '../display/edid-link.ts';
@@ -152,6 +152,8 @@ export interface ManagerOptions {
    * replays against a fresh device.
    */
   readonly record?: string;
+  /** Connection bounds of every device server (src/vfio-user/server.ts SERVER_DEFAULTS). */
+  readonly server?: Pick<DeviceServerOptions, 'maxClients' | 'handshakeTimeoutMs' | 'outputLimit' | 'limits'>;
 }
 
 interface Instance {
@@ -268,6 +270,7 @@ export class Manager {
         edid: mode ? { width: mode.width, height: mode.height } : null,
       };
       server = DeviceServer.listen({
+        ...this.#opts.server,
         path: join(this.dir, `${name}.sock`), device, label: name, display: true,
         ...(onServerEvent ? { onEvent: onServerEvent } : {}),
         ...(record !== undefined ? {
@@ -384,6 +387,18 @@ export class Manager {
   close(): void {
     this.#closed = true;
     for (const name of [...this.#instances.keys()]) this.remove(name);
+  }
+
+  /**
+   * Stop every server (no new connections, no more reading), give clients
+   * `deadlineMs` to take the replies already queued, then drop them, remove
+   * the sockets and destroy the devices. The manager refuses create afterwards.
+   */
+  async shutdown(deadlineMs: number): Promise<void> {
+    this.#closed = true;
+    const instances = [...this.#instances.values()];
+    await Promise.all(instances.map((i) => i.server.shutdown(deadlineMs)));
+    for (const i of instances) if (this.#instances.has(i.name)) this.remove(i.name);
   }
 
   #open(): void {

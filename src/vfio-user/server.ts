@@ -8,27 +8,56 @@
  * same device, as several openers of one device fd would. The device hears
  * close_device when its last client leaves.
  *
- * Per readable wake the socket has already been drained (src/sys/socket.ts);
- * every whole message in that batch is handled, and the replies are gathered
- * in one per-connection buffer that goes out in one sendmsg, except that a
- * reply carrying fds is sent alone (its fds ride on its first byte and
- * nothing may follow it), and so is one too large for the buffer. REGION_READ
- * and REGION_WRITE, the bulk of the traffic, are answered straight into that
- * buffer (Session.handleInto); everything else goes through Session.handle.
+ * Replies of one turn are gathered in one per-connection buffer that goes out
+ * in one sendmsg, except that a reply carrying fds is sent alone (its fds ride
+ * on its first byte and nothing may follow it), and so is one too large for
+ * the buffer. REGION_READ and REGION_WRITE, the bulk of the traffic, are
+ * answered straight into that buffer (Session.handleInto); everything else
+ * goes through Session.handle.
  *
- * A corrupt stream (framer ProtocolViolation, MSG_CTRUNC) drops this
- * connection only: its DMA maps, fds and export handles are released, the
- * device state is kept, the other clients are untouched and a new client may
- * connect.
+ * Fairness and memory (one process serves many VMs, so one client must never
+ * stall or exhaust the others):
+ * - a turn handles at most TURN_MESSAGES requests or TURN_BYTES of request
+ *   plus reply bytes; the rest waits for a setImmediate, with the socket
+ *   paused, so every other connection, the control socket and signals get
+ *   their turn in between;
+ * - while more than `outputLimit` bytes of replies are queued behind a peer
+ *   that is not reading, that socket is not read at all; reading resumes on
+ *   'drain'. A client that never reads costs at most outputLimit + one reply
+ *   + the read buffer + one partial request (about 4 MiB at the defaults);
+ * - every fd a client makes us hold (its socket, fds in flight, DMA map fds,
+ *   queued reply fds) is charged to its account on the fd ledger; a client
+ *   over its share gets EMFILE or is dropped, never the process;
+ * - a connection that has not sent VERSION within `handshakeTimeoutMs` is
+ *   closed; when every slot is taken, a newcomer displaces the longest-idle
+ *   connection that never mapped DMA (the VMM maps guest RAM at once and is
+ *   never displaced), else it is refused.
+ *
+ * A corrupt stream (framer ProtocolViolation, MSG_CTRUNC) or any failure
+ * while handling drops this connection only: its DMA maps, fds and export
+ * handles are released, the device state is kept, the other clients are
+ * untouched and a new client may connect.
  */
 import { logger } from '../util/log.ts';
 import { closeFd } from '../sys/fds.ts';
 import { listen, type UnixServer, type UnixSocket, type Ancillary } from '../sys/socket.ts';
+import { processFdLedger, type FdAccount, type FdLedger, type FdRegistration } from '../sys/fd-ledger.ts';
 import type { VfioDevice } from '../vfio/device.ts';
 import { Framer, ProtocolViolation, type Frame } from './framer.ts';
+import { VFIO_USER_DMA_MAP } from './protocol.ts';
+import { SERVER_DEFAULTS } from './limits.ts';
+
+export { SERVER_DEFAULTS } from './limits.ts';
 import { Session, maxMessageSize, type Outgoing, type SessionLimits, DEFAULT_SESSION_LIMITS } from './session.ts';
 
 const log = logger('vfio-user');
+
+/** Most requests handled in one turn before yielding to the event loop. */
+const TURN_MESSAGES = 64;
+/** Most request + reply bytes handled in one turn before yielding. */
+const TURN_BYTES = 1 << 20;
+/** fds a device server holds itself: its listening socket. */
+const SERVER_FIXED_FDS = 1;
 
 export interface DeviceServerOptions {
   /** Socket path (created 0600; a stale file is replaced, a live one refused). */
@@ -41,8 +70,14 @@ export interface DeviceServerOptions {
   readonly limits?: Partial<SessionLimits>;
   /** Observer for connection events (the CLI logs them). */
   readonly onEvent?: (event: ServerEvent) => void;
-  /** Most clients connected at once; more are closed at accept. @defaultValue 4 */
+  /** Most clients connected at once (see the slot policy above). @defaultValue 4 */
   readonly maxClients?: number;
+  /** A connection that has not completed VERSION by then is closed. @defaultValue 3000 */
+  readonly handshakeTimeoutMs?: number;
+  /** Stop reading a connection while more reply bytes than this are queued for it. @defaultValue 1 MiB */
+  readonly outputLimit?: number;
+  /** Where connections' fds are charged. @defaultValue the process ledger */
+  readonly fdLedger?: FdLedger;
   /**
    * Called at each accept; an observer it returns sees every request (before
    * it is handled, fds still open) and every reply of that connection, and is
@@ -62,7 +97,16 @@ export type ServerEvent =
 export interface ServerStats {
   connections: number;
   refused: number;
+  /** Connections dropped for a corrupt stream or a failure while handling. */
   dropped: number;
+  /** Connections closed because they had not sent VERSION in time. */
+  handshakeTimeouts: number;
+  /** Connections displaced by a newcomer when every slot was taken. */
+  displaced: number;
+  /** Times a connection stopped being read because its queued output was over the limit. */
+  throttled: number;
+  /** Turns cut short by the per-turn budget. */
+  yields: number;
   requests: number;
   errors: number;
 }
@@ -78,9 +122,19 @@ interface Connection {
   readonly socket: UnixSocket;
   readonly framer: Framer;
   readonly session: Session;
-  /** Replies of one wake are gathered here (off-heap: the addon reads it without a copy). */
+  readonly account: FdAccount;
+  /** Replies of one turn are gathered here (off-heap: the addon reads it without a copy). */
   readonly out: Uint8Array;
   readonly observer: ConnectionObserver | undefined;
+  readonly handshake: NodeJS.Timeout | undefined;
+  /** Mapped DMA at least once: this is the VMM, never displaced. */
+  vmm: boolean;
+  /** Turn counter value at its last request (a logical clock: no time is read). */
+  lastActive: number;
+  /** A continuation turn is scheduled. */
+  continuing: boolean;
+  /** Not read while its queued output is over the limit. */
+  throttled: boolean;
 }
 
 /** Size of a connection's reply buffer; larger replies go out on their own. */
@@ -90,18 +144,33 @@ const NO_FDS: readonly number[] = [];
 export class DeviceServer {
   readonly path: string;
   readonly label: string;
-  readonly stats: ServerStats = { connections: 0, refused: 0, dropped: 0, requests: 0, errors: 0 };
+  readonly stats: ServerStats = {
+    connections: 0, refused: 0, dropped: 0, handshakeTimeouts: 0, displaced: 0, throttled: 0, yields: 0, requests: 0, errors: 0,
+  };
   readonly #listener: UnixServer;
   readonly #limits: SessionLimits;
   readonly #active = new Set<Connection>();
   readonly #maxClients: number;
+  readonly #handshakeTimeoutMs: number;
+  readonly #outputLimit: number;
+  readonly #ledger: FdLedger;
+  readonly #registration: FdRegistration;
+  #clock = 0;
+  #closing: Promise<void> | undefined;
 
   private constructor(private readonly opts: DeviceServerOptions) {
     this.path = opts.path;
     this.label = opts.label ?? opts.path;
     this.#limits = { ...DEFAULT_SESSION_LIMITS, ...opts.limits };
-    this.#maxClients = opts.maxClients ?? 4;
+    this.#maxClients = opts.maxClients ?? SERVER_DEFAULTS.maxClients;
+    this.#handshakeTimeoutMs = opts.handshakeTimeoutMs ?? SERVER_DEFAULTS.handshakeTimeoutMs;
+    this.#outputLimit = opts.outputLimit ?? SERVER_DEFAULTS.outputLimit;
+    for (const [name, v] of [['maxClients', this.#maxClients], ['handshakeTimeoutMs', this.#handshakeTimeoutMs], ['outputLimit', this.#outputLimit]] as const) {
+      if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`DeviceServer: ${name} must be a positive integer, got ${v}`);
+    }
+    this.#ledger = opts.fdLedger ?? processFdLedger();
     this.#listener = listen(opts.path, { maxFds: this.#limits.maxMsgFds });
+    this.#registration = this.#ledger.register(this.#maxClients, SERVER_FIXED_FDS);
     this.#listener.on('connection', (socket) => this.#accept(socket));
     this.#listener.on('error', (err) => log.warn(`${this.label}: accept failed: ${err.message}`));
   }
@@ -127,22 +196,77 @@ export class DeviceServer {
 
   /** Stop listening, drop every client, remove the socket file. The device itself is not destroyed. */
   close(): void {
-    for (const c of [...this.#active]) this.#drop(c, 'server closing');
     this.#listener.close();
+    for (const c of [...this.#active]) this.#drop(c, 'server closing');
+    this.#registration.release();
+  }
+
+  /**
+   * Stop accepting and reading; give each client until `deadlineMs` to take
+   * the replies already queued for it, then drop whoever is left and remove
+   * the socket. Resolves when every connection is gone. Idempotent.
+   */
+  shutdown(deadlineMs: number): Promise<void> {
+    this.#closing ??= new Promise<void>((done) => {
+      this.#listener.close();
+      const pending = new Set<Connection>();
+      const finish = (): void => {
+        if (pending.size > 0) return;
+        clearTimeout(timer);
+        this.#registration.release();
+        done();
+      };
+      const timer = setTimeout(() => {
+        for (const c of pending) this.#drop(c, `shutting down: replies not taken within ${deadlineMs} ms`);
+        pending.clear();
+        finish();
+      }, deadlineMs);
+      timer.unref();
+      for (const c of [...this.#active]) {
+        c.socket.pause();
+        if (c.socket.queuedBytes === 0) {
+          this.#drop(c, 'server shutting down');
+          continue;
+        }
+        pending.add(c);
+        c.socket.on('drain', () => {
+          pending.delete(c);
+          this.#drop(c, 'server shutting down');
+          finish();
+        });
+        c.socket.on('close', () => {
+          pending.delete(c);
+          finish();
+        });
+      }
+      finish();
+    });
+    return this.#closing;
   }
 
   #accept(socket: UnixSocket): void {
-    if (this.#active.size >= this.#maxClients) {
-      this.stats.refused++;
-      const reason = `${this.#maxClients} clients are already connected`;
-      this.opts.onEvent?.({ kind: 'refused', label: this.label, reason });
-      log.warn(`${this.label}: refusing a client: ${reason}`);
+    if (this.#closing !== undefined) {
       socket.close();
       return;
     }
+    if (this.#active.size >= this.#maxClients) {
+      const victim = this.#displaceable();
+      if (victim === undefined) {
+        this.#refuse(socket, `${this.#maxClients} clients are connected and each has mapped DMA`);
+        return;
+      }
+      this.stats.displaced++;
+      this.#drop(victim, `displaced by a new client: all ${this.#maxClients} slots were taken and this was the longest-idle client that never mapped DMA`);
+    }
+    const account = this.#ledger.open(`${this.label} client`, 1 + this.#limits.maxMsgFds);
+    if (account === undefined) {
+      this.#refuse(socket, `no fd budget left for another client (${this.#ledger.perAccount} per client, ${this.#ledger.used} of ${this.#ledger.capacity} in use)`);
+      return;
+    }
+    socket.setFdCharger(account);
     const framer = new Framer({ maxMessageSize: maxMessageSize(this.#limits), maxFdsPerMessage: this.#limits.maxMsgFds }, closeFd);
     const session = new Session(this.opts.device, {
-      limits: this.#limits, closeFd, label: this.label, display: this.opts.display ?? false,
+      limits: this.#limits, closeFd, label: this.label, display: this.opts.display ?? false, /* MERGE: fds: account, inspectFd: inspectDmaFd */
     });
     let observer: ConnectionObserver | undefined;
     try {
@@ -151,22 +275,49 @@ export class DeviceServer {
       // Recording is a side job: failing to start it must not cost the client its connection.
       log.error(`${this.label}: traffic observer failed, serving this client unobserved: ${err instanceof Error ? err.message : String(err)}`);
     }
-    const active: Connection = { socket, framer, session, out: new Uint8Array(new ArrayBuffer(OUT_BUFFER_SIZE)), observer };
+    const handshake = setTimeout(() => {
+      if (!this.#active.has(active) || active.session.negotiated !== undefined) return;
+      this.stats.handshakeTimeouts++;
+      this.#drop(active, `no VERSION within ${this.#handshakeTimeoutMs} ms`);
+    }, this.#handshakeTimeoutMs);
+    handshake.unref();
+    const active: Connection = {
+      socket, framer, session, account, observer, handshake,
+      out: new Uint8Array(new ArrayBuffer(OUT_BUFFER_SIZE)),
+      vmm: false, lastActive: ++this.#clock, continuing: false, throttled: false,
+    };
     this.#active.add(active);
     this.stats.connections++;
     this.opts.onEvent?.({ kind: 'connected', label: this.label });
     socket.on('data', (bytes, anc) => this.#onData(active, bytes, anc));
+    socket.on('drain', () => {
+      if (!active.throttled) return;
+      active.throttled = false;
+      this.#turn(active);
+    });
     socket.on('close', (info) => {
-      this.#drop(active, info.reason === 'local' ? 'closed' : `peer ${info.reason}`);
+      this.#drop(active, info.reason === 'local' ? 'closed' : info.error ? `peer ${info.reason}: ${info.error.message}` : `peer ${info.reason}`);
     });
   }
 
+  #refuse(socket: UnixSocket, reason: string): void {
+    this.stats.refused++;
+    this.opts.onEvent?.({ kind: 'refused', label: this.label, reason });
+    log.warn(`${this.label}: refusing a client: ${reason}`);
+    socket.close();
+  }
+
+  /** The longest-idle connection that never mapped DMA, if any. */
+  #displaceable(): Connection | undefined {
+    let best: Connection | undefined;
+    for (const c of this.#active) if (!c.vmm && (best === undefined || c.lastActive < best.lastActive)) best = c;
+    return best;
+  }
+
   #onData(active: Connection, bytes: Uint8Array, anc: Ancillary | undefined): void {
-    if (!this.#active.has(active)) {
-      if (anc) anc.fds.closeAll();
-      return;
-    }
+    if (!this.#active.has(active)) return; // the socket closes whatever fds arrived
     if (anc?.truncated) {
+      this.stats.dropped++;
       this.#drop(active, 'fds truncated (MSG_CTRUNC): more fds than allowed in one message');
       return;
     }
@@ -177,16 +328,35 @@ export class DeviceServer {
       fds = taken;
     }
     active.framer.push(bytes, fds);
-    // Replies accumulate in active.out and leave in one sendmsg (one iovec)
-    // per wake; send() copies whatever the kernel does not take at once, so
-    // the buffer is free again as soon as send() returns.
-    const { out, socket, session, observer } = active;
+    this.#turn(active);
+  }
+
+  /**
+   * Handle buffered requests until the framer needs more bytes, the turn's
+   * budget is spent, or the queued output is over the limit; read on only in
+   * the first case. Never throws: a failure drops this connection.
+   */
+  #turn(active: Connection): void {
+    const { out, socket, session, observer, framer } = active;
     let pos = 0;
+    let messages = 0;
+    let bytes = 0;
+    let exhausted = false;
     try {
-      for (let frame = active.framer.next(); frame; frame = active.framer.next()) {
+      active.lastActive = ++this.#clock;
+      for (;;) {
+        if (messages >= TURN_MESSAGES || bytes >= TURN_BYTES || socket.queuedBytes > this.#outputLimit) {
+          exhausted = true;
+          break;
+        }
+        const frame = framer.next();
+        if (frame === undefined) break;
+        messages++;
+        bytes += frame.size;
         if (observer === undefined) {
           const end = session.handleInto(frame, out, pos);
           if (end >= 0) {
+            bytes += end - pos;
             pos = end;
             continue;
           }
@@ -194,9 +364,11 @@ export class DeviceServer {
           observer.request(frame);
         }
         const reply = session.handle(frame);
+        if (frame.command === VFIO_USER_DMA_MAP && session.dmaMapCount > 0) active.vmm = true;
         if (!reply) continue;
         observer?.reply(reply);
         const n = reply.bytes.length;
+        bytes += n;
         if (reply.fds.length > 0) {
           // A reply with fds gets a sendmsg of its own: the fds ride on its
           // first byte, and a receiver attributes them to the message holding
@@ -216,24 +388,46 @@ export class DeviceServer {
       }
       if (pos > 0) socket.send(out.subarray(0, pos));
     } catch (err) {
-      if (pos > 0) socket.send(out.subarray(0, pos));
-      if (err instanceof ProtocolViolation) {
-        this.stats.dropped++;
-        this.#drop(active, `corrupt stream: ${err.message}`);
-        return;
+      if (pos > 0 && this.#active.has(active)) socket.send(out.subarray(0, pos));
+      this.stats.dropped++;
+      if (err instanceof ProtocolViolation) this.#drop(active, `corrupt stream: ${err.message}`);
+      else {
+        log.error(`${this.label}: internal error while handling a request: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+        this.#drop(active, 'internal error while handling a request');
       }
-      throw err;
+      return;
     }
+    if (!this.#active.has(active)) return; // a send failed and closed it
+    if (!exhausted) {
+      socket.resume();
+      return;
+    }
+    socket.pause();
+    if (socket.queuedBytes > this.#outputLimit) {
+      // 'drain' continues; the peer's own reading is what we wait for.
+      if (!active.throttled) this.stats.throttled++;
+      active.throttled = true;
+      return;
+    }
+    this.stats.yields++;
+    if (active.continuing) return;
+    active.continuing = true;
+    setImmediate(() => {
+      active.continuing = false;
+      if (this.#active.has(active) && !active.throttled) this.#turn(active);
+    });
   }
 
   #drop(active: Connection, reason: string): void {
     if (!this.#active.delete(active)) return;
+    clearTimeout(active.handshake);
     this.stats.requests += active.session.stats.requests;
     this.stats.errors += active.session.stats.errors;
     active.framer.close();
     active.observer?.close();
     active.session.close(this.#active.size === 0);
     active.socket.close();
+    active.account.close();
     log.info(`${this.label}: client disconnected (${reason})`);
     this.opts.onEvent?.({ kind: 'disconnected', label: this.label, reason, requests: active.session.stats.requests });
   }

@@ -16,14 +16,24 @@ export interface ServeProcess {
   readonly control: string | undefined;
   /** JSON events printed after ready (connections, disconnections). */
   readonly events: Record<string, unknown>[];
+  /** Resolves with the first event (already seen or still to come) that `match` accepts. */
+  waitFor(match: (event: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+  /** What the child wrote to stderr so far. */
+  stderr(): string;
   stop(): Promise<number | null>;
 }
 
-export async function startServe(args: string[] = []): Promise<ServeProcess> {
+export interface StartServeOptions {
+  /** Run under `prlimit --nofile=N:N` (Node raises a soft limit to the hard one, so both are set). */
+  readonly nofile?: number;
+}
+
+export async function startServe(args: string[] = [], opts: StartServeOptions = {}): Promise<ServeProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'mdevsim-test-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'serve', '--json', '--dir', dir, ...args], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const argv = [process.execPath, '--import', 'tsx', join(root, 'src/cli/main.ts'), 'serve', '--json', '--dir', dir, ...args];
+  if (opts.nofile !== undefined) argv.unshift('prlimit', `--nofile=${opts.nofile}:${opts.nofile}`, '--');
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const waiters: { match: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }[] = [];
   const sockets = new Map<string, string>();
   const events: Record<string, unknown>[] = [];
   let control: string | undefined;
@@ -42,11 +52,17 @@ export async function startServe(args: string[] = []): Promise<ServeProcess> {
         if (e['event'] === 'created') sockets.set(String(e['name']), String(e['socket']));
         if (e['event'] === 'removed') sockets.delete(String(e['name']));
         events.push(e);
+        for (const w of [...waiters]) if (w.match(e)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(e); }
       }
     });
   });
   return {
     child, dir, sockets, events, control,
+    waitFor: (match) => {
+      const seen = events.find(match);
+      return seen !== undefined ? Promise.resolve(seen) : new Promise((resolve) => waiters.push({ match, resolve }));
+    },
+    stderr: () => stderr,
     stop: () => new Promise((done) => {
       if (child.exitCode !== null) { rmSync(dir, { recursive: true, force: true }); done(child.exitCode); return; }
       child.once('exit', (code) => { rmSync(dir, { recursive: true, force: true }); done(code); });

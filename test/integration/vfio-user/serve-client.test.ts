@@ -114,12 +114,35 @@ describe('mdevsim serve + VfioUserClient', () => {
     }
   });
 
-  it('more than maxClients connections: the extra one is closed, the others keep working', async () => {
+  it('every slot held by a client that mapped DMA: a fifth connection is closed, the four keep working', async () => {
     const path = serve.sockets.get('mdpy-xga-0')!;
     const clients = await Promise.all([0, 1, 2, 3].map(() => VfioUserClient.connect(path)));
-    await expect(VfioUserClient.connect(path)).rejects.toMatchObject({ code: 'ECONNRESET' });
-    for (const c of clients) expect((await c.deviceInfo()).numRegions).toBe(9);
-    for (const c of clients) c.close();
+    try {
+      // fd-less maps, as QEMU sends for RAM it does not share: enough to count as a VMM.
+      for (const [i, c] of clients.entries()) await c.dmaMap(BigInt(i) << 32n, 0x1000n);
+      await expect(VfioUserClient.connect(path)).rejects.toMatchObject({ code: 'ECONNRESET' });
+      for (const c of clients) expect((await c.deviceInfo()).numRegions).toBe(9);
+    } finally {
+      for (const c of clients) c.close();
+    }
+  });
+
+  it('every slot taken: a newcomer displaces the longest-idle client that never mapped DMA, never the VMM', async () => {
+    const path = serve.sockets.get('mdpy-xga-0')!;
+    const vmm = await VfioUserClient.connect(path);
+    const idle = await VfioUserClient.connect(path);
+    const busy = await Promise.all([0, 1].map(() => VfioUserClient.connect(path)));
+    try {
+      await vmm.dmaMap(0n, 0x1000n);
+      for (const c of busy) await c.deviceInfo(); // idle is now the longest idle
+      const newcomer = await VfioUserClient.connect(path);
+      expect((await newcomer.deviceInfo()).numRegions).toBe(9); // answered: the server has made room
+      await expect(idle.deviceInfo()).rejects.toMatchObject({ code: 'ECONNRESET' });
+      for (const c of [vmm, ...busy]) expect((await c.deviceInfo()).numRegions).toBe(9);
+      newcomer.close();
+    } finally {
+      for (const c of [vmm, idle, ...busy]) c.close();
+    }
   });
 
   it('connect/negotiate/close cycles leak no fd in the client process', async () => {
