@@ -22,7 +22,7 @@
  * connect.
  */
 import { logger } from '../util/log.ts';
-import { closeFd } from '../sys/fds.ts';
+import { closeFd, inspectFd } from '../sys/fds.ts';
 import { listen, type UnixServer, type UnixSocket, type Ancillary } from '../sys/socket.ts';
 import type { VfioDevice } from '../vfio/device.ts';
 import { Framer, ProtocolViolation, type Frame } from './framer.ts';
@@ -142,7 +142,7 @@ export class DeviceServer {
     }
     const framer = new Framer({ maxMessageSize: maxMessageSize(this.#limits), maxFdsPerMessage: this.#limits.maxMsgFds }, closeFd);
     const session = new Session(this.opts.device, {
-      limits: this.#limits, closeFd, label: this.label, display: this.opts.display ?? false,
+      limits: this.#limits, closeFd, inspectFd, label: this.label, display: this.opts.display ?? false,
     });
     let observer: ConnectionObserver | undefined;
     try {
