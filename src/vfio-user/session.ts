@@ -24,6 +24,7 @@ import { decodeGfxPlaneQuery, encodeGfxPlaneResult } from '../vfio/gfx.ts';
 import { VfioIrqInfo, VfioRegionInfo } from '../vfio/structs.ts';
 import { VFIO_REGION_INFO_FLAG_MMAP } from '../vfio/uapi.ts';
 import type { FdInspection } from '../sys/fds.ts';
+import type { FdCharger } from '../sys/socket.ts';
 import type { Frame } from './framer.ts';
 import { DmaTable } from './dma-table.ts';
 import * as P from './protocol.ts';
@@ -87,6 +88,12 @@ export interface SessionOptions {
    * numbers) any fd is accepted.
    */
   readonly inspectFd?: FdInspector;
+  /**
+   * Pays for the fds DMA maps keep (src/sys/fd-ledger.ts FdAccount has this
+   * shape): one per map, charged before the map is recorded, released when
+   * it goes. Without one, maps keep fds unaccounted.
+   */
+  readonly fds?: FdCharger;
 }
 
 const NO_FDS: readonly number[] = [];
@@ -327,7 +334,7 @@ export class Session {
    * Cheap refusals come before costly ones, so that a client hammering a
    * full table costs a few comparisons per request: the shape of the
    * message, then the map limit, then the window's arithmetic, then the
-   * table search, then the fd (a syscall).
+   * table search, then the fd (a syscall), then its charge.
    */
   #dmaMap(frame: Frame): Outgoing {
     const p = frame.payload;
@@ -347,7 +354,10 @@ export class Session {
     if (this.#dmaMaps.overlapping(m.address, m.size) !== undefined) {
       throw new VfioError('EEXIST', `DMA_MAP [0x${m.address.toString(16)}, +0x${m.size.toString(16)}) overlaps an existing window`);
     }
-    if (fd !== undefined) this.#checkDmaFd(fd, m.offset, m.size);
+    if (fd !== undefined) {
+      this.#checkDmaFd(fd, m.offset, m.size);
+      if (this.opts.fds !== undefined && !this.opts.fds.charge(1)) throw new VfioError('EMFILE', 'no fd budget left for this connection\'s DMA maps');
+    }
     // mdpy and mbochs do no DMA: the window is recorded (QEMU requires success) and its fd kept until unmap.
     this.#dmaMaps.insert({ address: m.address, size: m.size, flags: m.flags, fd });
     if (fd !== undefined) frame.fds[0] = -1; // taken: the finally block skips it
@@ -389,8 +399,12 @@ export class Session {
     return { bytes: replyMessage(frame.id, frame.command, p.subarray(0, VfioUserDmaUnmap.size)), fds: NO_FDS };
   }
 
-  /** Windows left the table: close the fds they kept. */
+  /** Windows left the table: close the fds they kept and give back their charges. */
   #release(maps: readonly DmaMap[]): void {
+    let fds = 0;
+    for (const m of maps) if (m.fd !== undefined) fds++;
+    // Charges first: a close that throws must not leave the budget short for the rest of the connection.
+    if (fds > 0) this.opts.fds?.release(fds);
     for (const m of maps) if (m.fd !== undefined) this.opts.closeFd(m.fd);
   }
 

@@ -1,7 +1,7 @@
 /**
  * DMA_MAP / DMA_UNMAP in Session: the order of refusals (the map limit
  * before anything that searches or makes a syscall), u64 wrap, fd
- * validation through a real fstat-based inspector.
+ * validation through a real fstat-based inspector, and fd charging.
  */
 import fc from 'fast-check';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -23,7 +23,7 @@ import type { VfioDevice } from '../../../src/vfio/device.ts';
 const SEED = Number(process.env['FUZZ_SEED'] ?? 20261122);
 const TOP = 1n << 64n;
 const PAGE = 0x1000n;
-const ENOENT = 2, EEXIST = 17, EINVAL = 22, ENOSPC = 28;
+const ENOENT = 2, EEXIST = 17, EINVAL = 22, EMFILE = 24, ENOSPC = 28;
 
 const devices: (VfioDevice & { destroy(): void })[] = [];
 afterEach(() => {
@@ -31,6 +31,24 @@ afterEach(() => {
 });
 const dir = mkdtempSync(join(tmpdir(), 'mdevsim-session-dma-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A budget that counts what is charged and released, with room for `room` fds. */
+class CountingCharger {
+  held = 0;
+  charges = 0;
+  releases = 0;
+  constructor(public room = Infinity) {}
+  charge(n: number): boolean {
+    if (this.held + n > this.room) return false;
+    this.held += n;
+    this.charges += n;
+    return true;
+  }
+  release(n: number): void {
+    this.held -= n;
+    this.releases += n;
+  }
+}
 
 interface Fixture {
   readonly s: Session;
@@ -79,13 +97,15 @@ describe('DMA_MAP order of checks', () => {
     expect(s.dmaMapCount).toBe(2);
   });
 
-  it('overlap is EEXIST before the fd is inspected', () => {
+  it('overlap is EEXIST before the fd is inspected or charged', () => {
     const inspect = vi.fn(() => ({ kind: 'other' as const, size: 0n }));
-    const { s, closed } = fixture({ inspectFd: inspect });
+    const fds = new CountingCharger();
+    const { s, closed } = fixture({ inspectFd: inspect, fds });
     expect(map(s, 0x10000n, 0x10000n)).toBe(0);
     expect(map(s, 0x1f000n, PAGE, { fd: 502 })).toBe(EEXIST);
     expect(map(s, 0xf000n, 0x2000n, { fd: 503 })).toBe(EEXIST);
     expect(inspect).not.toHaveBeenCalled();
+    expect(fds.charges).toBe(0);
     expect(closed).toEqual([502, 503]);
   });
 
@@ -135,6 +155,45 @@ describe('DMA_MAP fd validation (fstat through inspectFd)', () => {
   });
 });
 
+describe('DMA_MAP fd charging', () => {
+  it('a refused charge is EMFILE: the fd is closed and no window is recorded', () => {
+    const fds = new CountingCharger(1);
+    const { s, closed } = fixture({ fds });
+    expect(map(s, 0n, PAGE, { fd: 601 })).toBe(0);
+    expect(map(s, PAGE, PAGE, { fd: 602 })).toBe(EMFILE);
+    expect(closed).toEqual([602]);
+    expect(s.dmaMapCount).toBe(1);
+    expect(fds.held).toBe(1);
+    // Nothing was kept: the same window maps once the budget has room again.
+    fds.room = 2;
+    expect(map(s, PAGE, PAGE, { fd: 603 })).toBe(0);
+    // fd-less maps are never charged.
+    fds.room = 0;
+    expect(map(s, 2n * PAGE, PAGE)).toBe(0);
+    expect(fds.charges).toBe(2);
+  });
+
+  it('charges are released on unmap, UNMAP_ALL and close, once per fd-backed window', () => {
+    const fds = new CountingCharger();
+    const { s, closed } = fixture({ fds });
+    for (let i = 0; i < 4; i++) expect(map(s, BigInt(i) * PAGE, PAGE, { fd: 700 + i })).toBe(0);
+    expect(map(s, 0x10000n, PAGE)).toBe(0);
+    expect(fds.held).toBe(4);
+    expect(unmap(s, 0n, PAGE)).toBe(0);
+    expect(unmap(s, 0x10000n, PAGE)).toBe(0);
+    expect(unmap(s, 0x20000n, PAGE)).toBe(ENOENT);
+    expect(fds.held).toBe(3);
+    expect(unmap(s, 0n, 0n, VFIO_DMA_UNMAP_FLAG_ALL)).toBe(0);
+    expect(fds.held).toBe(0);
+    expect(map(s, 0n, PAGE, { fd: 710 })).toBe(0);
+    expect(map(s, PAGE, PAGE, { fd: 711 })).toBe(0);
+    s.close();
+    s.close();
+    expect(fds).toMatchObject({ held: 0, charges: 6, releases: 6 });
+    expect([...closed].sort()).toEqual([700, 701, 702, 703, 710, 711]);
+  });
+});
+
 type DmaOp =
   | { readonly op: 'map'; readonly address: bigint; readonly size: bigint; readonly fd: boolean; readonly offset: bigint }
   | { readonly op: 'unmap'; readonly address: bigint; readonly size: bigint }
@@ -149,15 +208,17 @@ const dmaOpArb: fc.Arbitrary<DmaOp> = fc.oneof(
 );
 
 describe('DMA_MAP / DMA_UNMAP errnos', () => {
-  it(`every map and unmap gets the errno a full-scan model predicts (ENOSPC, then EINVAL, then EEXIST; ENOENT for an inexact unmap) (seed ${SEED})`, () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 6 }), fc.array(dmaOpArb, { maxLength: 60 }), (maxDmaMaps, ops) => {
-      const { s } = fixture({ limits: { maxDmaMaps } });
+  it(`every map and unmap gets the errno a full-scan model predicts (ENOSPC, then EINVAL, then EEXIST, then EMFILE; ENOENT for an inexact unmap); fds are charged exactly while a window holds them (seed ${SEED})`, () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 4 }), fc.array(dmaOpArb, { maxLength: 60 }), (maxDmaMaps, room, ops) => {
+      const fds = new CountingCharger(room);
+      const { s } = fixture({ limits: { maxDmaMaps }, fds });
       const model: { address: bigint; size: bigint; fd: boolean }[] = [];
       for (const o of ops) {
         if (o.op === 'map') {
           const want = model.length >= maxDmaMaps ? ENOSPC
             : o.size === 0n || o.address + o.size > TOP || (!o.fd && o.offset !== 0n) || o.offset + o.size > TOP ? EINVAL
-              : model.some((m) => o.address < m.address + m.size && m.address < o.address + o.size) ? EEXIST : 0;
+              : model.some((m) => o.address < m.address + m.size && m.address < o.address + o.size) ? EEXIST
+                : o.fd && fds.held >= room ? EMFILE : 0;
           expect(map(s, o.address, o.size, o.fd ? { fd: 900, offset: o.offset } : { offset: o.offset })).toBe(want);
           if (want === 0) model.push({ address: o.address, size: o.size, fd: o.fd });
         } else if (o.op === 'unmap') {
@@ -169,9 +230,11 @@ describe('DMA_MAP / DMA_UNMAP errnos', () => {
           model.length = 0;
         }
         expect(s.dmaMapCount).toBe(model.length);
+        expect(fds.held).toBe(model.filter((m) => m.fd).length);
       }
       s.close();
       devices.pop()!.destroy(); // one device per run, not 200 alive until afterEach
+      expect(fds.held).toBe(0);
     }), { seed: SEED, numRuns: 200 });
   });
 });
