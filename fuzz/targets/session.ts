@@ -357,12 +357,14 @@ function predictDmaMap(m: SessionModel, msg: Msg, fds: readonly number[]): Pred 
   if (argsz < 32) return err(EINVAL);
   if ((flags & ~3) !== 0) return err(EINVAL);
   if (fds.length > 1) return err(EINVAL);
+  // The limit comes before every other check, so a full table refuses anything with ENOSPC.
+  if (m.windows.length >= m.limits.maxDmaMaps) return err(ENOSPC);
   if (size === 0n) return err(EINVAL);
   if (addr + size > U64_LIMIT) return err(EINVAL);
   if (fds.length === 0 && offset !== 0n) return err(EINVAL);
+  if (offset + size > U64_LIMIT) return err(EINVAL);
   const end = addr + size;
   if (m.windows.some((w) => addr < w.addr + w.size && w.addr < end)) return err(EEXIST);
-  if (m.windows.length >= m.limits.maxDmaMaps) return err(ENOSPC);
   return { ok: true, errnos: [], payload: 0, apply: () => { m.windows.push({ addr, size, fd: fds[0] }); } };
 }
 

@@ -180,15 +180,27 @@ export function dupFd(fd: number): OwnedFd {
   return new OwnedFd(native.dupCloexec(fd));
 }
 
+/** What fstat says of an fd: a regular file (memfd, tmpfs, hugetlbfs) with its size, or anything else. */
+export interface FdInspection {
+  readonly kind: 'file' | 'other';
+  readonly size: bigint;
+}
+
+/** fstat of `fd` (borrowed) as an FdInspection; undefined when fstat fails (not an open fd). */
+export function inspectFd(fd: number): FdInspection | undefined {
+  try {
+    const st = native.fstat(fd);
+    return { kind: (st.mode & C.S_IFMT) === C.S_IFREG ? 'file' : 'other', size: BigInt(st.size) };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * What an fd refers to, for logs and traces: a regular file (memfd) and its
  * size, or something else. Never throws: a bad fd is 'other'.
  */
 export function describeFd(fd: number): { kind: 'memfd' | 'other'; size?: number } {
-  try {
-    const st = native.fstat(fd);
-    return (st.mode & C.S_IFMT) === C.S_IFREG ? { kind: 'memfd', size: st.size } : { kind: 'other' };
-  } catch {
-    return { kind: 'other' };
-  }
+  const st = inspectFd(fd);
+  return st?.kind === 'file' ? { kind: 'memfd', size: Number(st.size) } : { kind: 'other' };
 }

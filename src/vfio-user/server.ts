@@ -39,7 +39,7 @@
  * untouched and a new client may connect.
  */
 import { logger } from '../util/log.ts';
-import { closeFd } from '../sys/fds.ts';
+import { closeFd, inspectFd } from '../sys/fds.ts';
 import { listen, type UnixServer, type UnixSocket, type Ancillary } from '../sys/socket.ts';
 import { processFdLedger, type FdAccount, type FdLedger, type FdRegistration } from '../sys/fd-ledger.ts';
 import type { VfioDevice } from '../vfio/device.ts';
@@ -266,7 +266,7 @@ export class DeviceServer {
     socket.setFdCharger(account);
     const framer = new Framer({ maxMessageSize: maxMessageSize(this.#limits), maxFdsPerMessage: this.#limits.maxMsgFds }, closeFd);
     const session = new Session(this.opts.device, {
-      limits: this.#limits, closeFd, label: this.label, display: this.opts.display ?? false, /* MERGE: fds: account, inspectFd: inspectDmaFd */
+      limits: this.#limits, closeFd, inspectFd, fds: account, label: this.label, display: this.opts.display ?? false,
     });
     let observer: ConnectionObserver | undefined;
     try {

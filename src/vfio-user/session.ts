@@ -23,7 +23,10 @@ import { decodeIrqSet } from '../vfio/irq.ts';
 import { decodeGfxPlaneQuery, encodeGfxPlaneResult } from '../vfio/gfx.ts';
 import { VfioIrqInfo, VfioRegionInfo } from '../vfio/structs.ts';
 import { VFIO_REGION_INFO_FLAG_MMAP } from '../vfio/uapi.ts';
+import type { FdInspection } from '../sys/fds.ts';
+import type { FdCharger } from '../sys/socket.ts';
 import type { Frame } from './framer.ts';
+import { DmaTable } from './dma-table.ts';
 import * as P from './protocol.ts';
 import { negotiateVersion, parseVersionPayload, type NegotiatedSession } from './version.ts';
 import {
@@ -64,7 +67,12 @@ export interface Outgoing {
   readonly fds: readonly number[];
 }
 
-interface DmaMap { readonly address: bigint; readonly size: bigint; readonly flags: number; fd: number | undefined }
+interface DmaMap { readonly address: bigint; readonly size: bigint; readonly flags: number; readonly fd: number | undefined }
+
+/** fstat of a client's fd (src/sys/fds.ts inspectFd); undefined when it cannot be inspected. */
+export type FdInspector = (fd: number) => FdInspection | undefined;
+
+const U64_LIMIT = 1n << 64n;
 
 export interface SessionOptions {
   readonly limits?: Partial<SessionLimits>;
@@ -74,6 +82,18 @@ export interface SessionOptions {
   readonly label?: string;
   /** Whether the device offers the display extension. */
   readonly display?: boolean;
+  /**
+   * Checks the fd of a DMA_MAP: it must be a regular file covering
+   * [offset, offset + size). Without one (tests, fuzzers with fake fd
+   * numbers) any fd is accepted.
+   */
+  readonly inspectFd?: FdInspector;
+  /**
+   * Pays for the fds DMA maps keep (src/sys/fd-ledger.ts FdAccount has this
+   * shape): one per map, charged before the map is recorded, released when
+   * it goes. Without one, maps keep fds unaccounted.
+   */
+  readonly fds?: FdCharger;
 }
 
 const NO_FDS: readonly number[] = [];
@@ -81,7 +101,7 @@ const NO_FDS: readonly number[] = [];
 export class Session {
   readonly limits: SessionLimits;
   #negotiated: NegotiatedSession | undefined;
-  readonly #dmaMaps: DmaMap[] = [];
+  readonly #dmaMaps = new DmaTable<DmaMap>();
   readonly #exports = new Map<number, DmabufExport>();
   #nextExportHandle = 1;
   #closed = false;
@@ -97,7 +117,7 @@ export class Session {
   }
 
   get dmaMapCount(): number {
-    return this.#dmaMaps.length;
+    return this.#dmaMaps.count;
   }
 
   get exportCount(): number {
@@ -197,7 +217,7 @@ export class Session {
   close(lastUser = true): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const m of this.#dmaMaps.splice(0)) if (m.fd !== undefined) this.opts.closeFd(m.fd);
+    this.#release(this.#dmaMaps.clear());
     for (const e of this.#exports.values()) e.release();
     this.#exports.clear();
     if (lastUser) this.device.closeDevice();
@@ -310,6 +330,12 @@ export class Session {
     return count;
   }
 
+  /**
+   * Cheap refusals come before costly ones, so that a client hammering a
+   * full table costs a few comparisons per request: the shape of the
+   * message, then the map limit, then the window's arithmetic, then the
+   * table search, then the fd (a syscall), then its charge.
+   */
   #dmaMap(frame: Frame): Outgoing {
     const p = frame.payload;
     if (p.length < VfioUserDmaMap.size) throw new VfioError('EINVAL', `DMA_MAP payload is ${p.length} bytes, shorter than 32`);
@@ -319,21 +345,41 @@ export class Session {
       throw new VfioError('EINVAL', `DMA_MAP flags 0x${m.flags.toString(16)} has unknown bits`);
     }
     if (frame.fds.length > 1) throw new VfioError('EINVAL', `DMA_MAP carries ${frame.fds.length} fds, at most 1`);
-    if (m.size === 0n) throw new VfioError('EINVAL', 'DMA_MAP size 0');
-    if (m.address + m.size > 1n << 64n) throw new VfioError('EINVAL', 'DMA_MAP address + size overflows u64');
-    if (frame.fds.length === 0 && m.offset !== 0n) throw new VfioError('EINVAL', 'DMA_MAP offset without an fd');
-    const end = m.address + m.size;
-    for (const e of this.#dmaMaps) {
-      if (m.address < e.address + e.size && e.address < end) {
-        throw new VfioError('EEXIST', `DMA_MAP [0x${m.address.toString(16)}, +0x${m.size.toString(16)}) overlaps an existing window`);
-      }
-    }
-    if (this.#dmaMaps.length >= this.limits.maxDmaMaps) throw new VfioError('ENOSPC', `more than ${this.limits.maxDmaMaps} DMA maps`);
-    // mdpy and mbochs do no DMA: the window is recorded (QEMU requires success) and its fd kept until unmap.
+    if (this.#dmaMaps.count >= this.limits.maxDmaMaps) throw new VfioError('ENOSPC', `the DMA map table is full (${this.limits.maxDmaMaps} windows); unmap some first`);
     const fd = frame.fds.length === 1 ? frame.fds[0] : undefined;
+    if (m.size === 0n) throw new VfioError('EINVAL', 'DMA_MAP size 0');
+    if (m.address + m.size > U64_LIMIT) throw new VfioError('EINVAL', 'DMA_MAP address + size overflows u64');
+    if (fd === undefined && m.offset !== 0n) throw new VfioError('EINVAL', 'DMA_MAP offset without an fd');
+    if (m.offset + m.size > U64_LIMIT) throw new VfioError('EINVAL', 'DMA_MAP fd offset + size overflows u64');
+    if (this.#dmaMaps.overlapping(m.address, m.size) !== undefined) {
+      throw new VfioError('EEXIST', `DMA_MAP [0x${m.address.toString(16)}, +0x${m.size.toString(16)}) overlaps an existing window`);
+    }
+    if (fd !== undefined) {
+      this.#checkDmaFd(fd, m.offset, m.size);
+      if (this.opts.fds !== undefined && !this.opts.fds.charge(1)) throw new VfioError('EMFILE', 'no fd budget left for this connection\'s DMA maps');
+    }
+    // mdpy and mbochs do no DMA: the window is recorded (QEMU requires success) and its fd kept until unmap.
+    this.#dmaMaps.insert({ address: m.address, size: m.size, flags: m.flags, fd });
     if (fd !== undefined) frame.fds[0] = -1; // taken: the finally block skips it
-    this.#dmaMaps.push({ address: m.address, size: m.size, flags: m.flags, fd });
     return { bytes: replyMessage(frame.id, frame.command), fds: NO_FDS };
+  }
+
+  /**
+   * A DMA fd must be a regular file (memfds, tmpfs and hugetlbfs files all
+   * are) long enough for the window. The client can still shrink it
+   * afterwards; that is harmless only because we never mmap DMA fds. If we
+   * ever do, require F_SEAL_SHRINK as well (src/sys/memfd.ts memfdSeals),
+   * or a shrink turns our accesses past the new end into SIGBUS.
+   */
+  #checkDmaFd(fd: number, offset: bigint, size: bigint): void {
+    const inspect = this.opts.inspectFd;
+    if (inspect === undefined) return;
+    const st = inspect(fd);
+    if (st === undefined) throw new VfioError('EINVAL', 'DMA_MAP fd cannot be inspected');
+    if (st.kind !== 'file') throw new VfioError('EINVAL', 'DMA_MAP fd is not a regular file (a memfd, tmpfs or hugetlbfs file)');
+    if (offset + size > st.size) {
+      throw new VfioError('EINVAL', `DMA_MAP fd range [0x${offset.toString(16)}, +0x${size.toString(16)}) ends past the end of the file (${st.size} bytes)`);
+    }
   }
 
   #dmaUnmap(frame: Frame): Outgoing {
@@ -343,15 +389,23 @@ export class Session {
     if ((u.flags & ~VFIO_DMA_UNMAP_FLAG_ALL) !== 0) throw new VfioError('EINVAL', `DMA_UNMAP flags 0x${u.flags.toString(16)} unsupported (no dirty bitmaps)`);
     if ((u.flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0) {
       if (u.address !== 0n || u.size !== 0n) throw new VfioError('EINVAL', 'DMA_UNMAP ALL with a non-zero address or size');
-      for (const m of this.#dmaMaps.splice(0)) if (m.fd !== undefined) this.opts.closeFd(m.fd);
+      this.#release(this.#dmaMaps.clear());
     } else {
-      const i = this.#dmaMaps.findIndex((m) => m.address === u.address && m.size === u.size);
-      if (i < 0) throw new VfioError('ENOENT', `DMA_UNMAP [0x${u.address.toString(16)}, +0x${u.size.toString(16)}) matches no window`);
-      const [m] = this.#dmaMaps.splice(i, 1);
-      if (m?.fd !== undefined) this.opts.closeFd(m.fd);
+      const m = this.#dmaMaps.remove(u.address, u.size);
+      if (m === undefined) throw new VfioError('ENOENT', `DMA_UNMAP [0x${u.address.toString(16)}, +0x${u.size.toString(16)}) matches no window`);
+      this.#release([m]);
     }
     // Echo the 24-byte struct (libvfio-user, rust-vmm); QEMU accepts up to 40 bytes.
     return { bytes: replyMessage(frame.id, frame.command, p.subarray(0, VfioUserDmaUnmap.size)), fds: NO_FDS };
+  }
+
+  /** Windows left the table: close the fds they kept and give back their charges. */
+  #release(maps: readonly DmaMap[]): void {
+    let fds = 0;
+    for (const m of maps) if (m.fd !== undefined) fds++;
+    // Charges first: a close that throws must not leave the budget short for the rest of the connection.
+    if (fds > 0) this.opts.fds?.release(fds);
+    for (const m of maps) if (m.fd !== undefined) this.opts.closeFd(m.fd);
   }
 
   #getInfo(frame: Frame): Outgoing {

@@ -196,6 +196,19 @@ describe('well-framed but invalid requests: error reply, the connection stays', 
     mem.close();
     expect(target.session?.dmaMapCount).toBe(1);
   });
+
+  it('a DMA_MAP fd that is not a regular file, or a memfd shorter than offset + size → EINVAL; the fds are closed', async () => {
+    const r = await start();
+    const efd = EventFd.create();
+    r.send(msg(12, P.VFIO_USER_DMA_MAP, le([32, 4], [3, 4], [0, 8], [0x10000, 8], [0x1000, 8])), [efd.fd]);
+    efd.close();
+    await expectErrno(r, 12, P.VFIO_USER_DMA_MAP, 22);
+    const mem = createMemfd('guest-ram', 0x1000);
+    r.send(msg(13, P.VFIO_USER_DMA_MAP, le([32, 4], [3, 4], [0x800, 8], [0x10000, 8], [0x1000, 8])), [mem.fd]);
+    mem.close();
+    await expectErrno(r, 13, P.VFIO_USER_DMA_MAP, 22);
+    expect(target.session?.dmaMapCount).toBe(0);
+  });
 });
 
 describe('corrupt streams: that connection is dropped, device state kept, nothing leaks', () => {
