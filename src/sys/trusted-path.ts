@@ -75,18 +75,20 @@ function modeText(st: Stats): string {
   return (st.mode & 0o7777).toString(8).padStart(4, '0');
 }
 
-/** Why `st` is not a trustworthy `kind`, as the rest of a sentence about it; undefined when it is. */
-function untrusted(st: Stats, kind: 'directory' | 'socket'): string | undefined {
-  if (st.isSymbolicLink()) return 'is a symbolic link';
-  if (kind === 'directory' ? !st.isDirectory() : !st.isSocket()) return `is not a ${kind}`;
-  if (st.uid !== euid()) return `is owned by uid ${st.uid}, not by you (uid ${euid()})`;
-  if (kind === 'directory' && (st.mode & 0o022) !== 0) return `is writable by group or others (mode ${modeText(st)})`;
+/** Why `st` is not a trustworthy `kind` (the rest of a sentence about it) and whether chmod fixes it; undefined when it is. */
+function untrusted(st: Stats, kind: 'directory' | 'socket'): { problem: string; chmod: boolean } | undefined {
+  if (st.isSymbolicLink()) return { problem: 'is a symbolic link', chmod: false };
+  if (kind === 'directory' ? !st.isDirectory() : !st.isSocket()) return { problem: `is not a ${kind}`, chmod: false };
+  if (st.uid !== euid()) return { problem: `is owned by uid ${st.uid}, not by you (uid ${euid()})`, chmod: false };
+  if (kind === 'directory' && (st.mode & 0o022) !== 0) return { problem: `is writable by group or others (mode ${modeText(st)})`, chmod: true };
   return undefined;
 }
 
-function refuse(what: string, path: string, problem: string, instead: string): ConfigError {
-  const fix = problem.startsWith('is writable') ? `run chmod 700 ${path} or ${instead}` : `remove it or ${instead}`;
-  return new ConfigError(`${what} ${path} ${problem}; ${fix}.`);
+function check(st: Stats, kind: 'directory' | 'socket', what: string, path: string, instead: string): void {
+  const found = untrusted(st, kind);
+  if (found === undefined) return;
+  const fix = found.chmod ? `run chmod 700 ${path} or ${instead}` : `remove it or ${instead}`;
+  throw new ConfigError(`${what} ${path} ${found.problem}; ${fix}.`);
 }
 
 /**
@@ -112,8 +114,7 @@ export function ensurePrivateDir(dir: string, opts: PrivateDirOptions = {}): voi
     st = lstatOrUndefined(dir);
     if (st === undefined) throw new ConfigError(`${what} ${dir} disappeared while it was being created; ${instead}.`);
   }
-  const problem = untrusted(st, 'directory');
-  if (problem !== undefined) throw refuse(what, dir, problem, instead);
+  check(st, 'directory', what, dir, instead);
 }
 
 /**
@@ -129,12 +130,10 @@ export function checkTrustedSocket(path: string, wording: TrustWording = {}): vo
   const dir = dirname(path);
   const dirStat = lstatOrUndefined(dir);
   if (dirStat === undefined) throw sysError(osConstants.errno.ENOENT, 'connect', { path });
-  const dirProblem = untrusted(dirStat, 'directory');
-  if (dirProblem !== undefined) throw refuse(`${what} directory`, dir, dirProblem, instead);
+  check(dirStat, 'directory', `${what} directory`, dir, instead);
   const st = lstatOrUndefined(path);
   if (st === undefined) throw sysError(osConstants.errno.ENOENT, 'connect', { path });
-  const problem = untrusted(st, 'socket');
-  if (problem !== undefined) throw refuse(what, path, problem, instead);
+  check(st, 'socket', what, path, instead);
 }
 
 /**
