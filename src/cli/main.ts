@@ -5,7 +5,7 @@
  * document for scripts. Errors are one clear sentence on stderr and a
  * non-zero exit: 2 for a command line that cannot work, 1 for a refusal.
  */
-import { writeFileSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_DEVICES, DEFAULT_SHUTDOWN_TIMEOUT_MS, controlSocketPath, defaultSocketDir } from './paths.ts';
@@ -16,6 +16,7 @@ import type { ScreenshotResult } from '../mgmt/screenshot.ts';
 import type { VfioUserClient } from '../vfio-user/client.ts';
 import { ConfigError, VfioError } from '../util/errors.ts';
 import { isSysError } from '../sys/sys-error.ts';
+import { checkTrustedSocket, createOutputFile, type OutputFile } from '../sys/trusted-path.ts';
 
 // Only what a command needs is loaded: serve (device models, servers), the
 // screenshot path (vfio-user client, PNG encoder) and the offline type list
@@ -30,6 +31,7 @@ commands:
                --resolution WxH (EDID preferred mode for mbochs)   --no-edid
                --no-control (no control socket)
                --record PREFIX (write each device's first connection to PREFIX-DEVICE.trace)
+               --force (with --record: replace existing trace files)
                --view PORT (live view of every screen on http://127.0.0.1:PORT/, 0 = any port)
                --max-clients N (connections per device, default 4)
                --handshake-timeout MS (close a connection without VERSION, default 3000)
@@ -42,15 +44,17 @@ commands:
   list
   describe DEVICE
   set-resolution DEVICE WxH|off   (the guest sees it at its next connector probe)
-  screenshot DEVICE -o FILE.png [--via auto|device|control]
-  snapshot DEVICE -o FILE
+  screenshot DEVICE -o FILE.png [--via auto|device|control] [--force]
+  snapshot DEVICE -o FILE [--force]
   restore DEVICE FILE
   replay TRACE  replay a recorded trace on a fresh device; checks every reply
                byte for byte and prints the final device-state hash
 
 DEVICE is a device name or UUID. Every command but serve takes --json, and
 --control PATH or --dir DIR to find the control socket (default:
-${controlSocketPath(defaultSocketDir())}).
+${controlSocketPath(defaultSocketDir())}). -o and --record never write through
+a symbolic link or over an existing file; --force replaces one of your own.
+The socket directory must be yours and writable by you alone.
 `;
 
 /** A command line that cannot work: exit 2. */
@@ -108,6 +112,7 @@ async function openControl(path: string): Promise<ControlClient> {
   try {
     return await ControlClient.connect(path);
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const code = isSysError(err) ? err.code : 'error';
     throw new Error(`No mdevsim server answers on ${path} (${code}); start one with "mdevsim serve", or point at it with --control PATH or --dir DIR.`);
   }
@@ -168,7 +173,8 @@ async function deviceSocket(target: string, v: CommonValues): Promise<{ name: st
   let control: ControlClient | undefined;
   try {
     control = await ControlClient.connect(controlPathOf(v));
-  } catch {
+  } catch (err) {
+    if (err instanceof ConfigError) throw err; // a planted control socket is not "no server"
     return { name: target, socket: join(socketDirOf(v), `${target}.sock`) };
   }
   try {
@@ -196,8 +202,11 @@ async function takeScreenshot(target: string, via: string, v: CommonValues): Pro
     const { screenshotClient } = await import('../mgmt/screenshot.ts');
     let client: VfioUserClient | undefined;
     try {
+      // A planted device socket would be handed the screenshot's trust; refuse, never fall back.
+      checkTrustedSocket(socket, { what: 'Device socket' });
       client = await Client.connect(socket, { display: true });
     } catch (err) {
+      if (err instanceof ConfigError) throw err;
       // One client per device: a second connection is closed at once (ECONNRESET).
       const code = isSysError(err) || err instanceof VfioError ? err.code : 'error';
       fallback = code === 'ECONNRESET'
@@ -247,6 +256,24 @@ function sizeArg(flag: string, text: string | undefined, fallback: number): numb
   return n;
 }
 
+/**
+ * Open `path` (createOutputFile) before the work that fills it, so that a
+ * refused output fails before anything is asked of the server; the file is
+ * committed only when `fill` says so, else nothing new is left behind.
+ */
+async function writingTo<T>(path: string, force: boolean, fill: (file: OutputFile) => Promise<{ commit: boolean; value: T }>): Promise<T> {
+  const file = createOutputFile(path, { force });
+  try {
+    const { commit, value } = await fill(file);
+    if (commit) file.commit();
+    else file.abort();
+    return value;
+  } catch (err) {
+    file.abort();
+    throw err;
+  }
+}
+
 async function main(argv: string[], out: Out): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -261,6 +288,7 @@ async function main(argv: string[], out: Out): Promise<number> {
         'no-edid': { type: 'boolean', default: false },
         'no-control': { type: 'boolean', default: false },
         record: { type: 'string' },
+        force: { type: 'boolean', default: false },
         view: { type: 'string' },
         'max-clients': { type: 'string' },
         'handshake-timeout': { type: 'string' },
@@ -281,7 +309,7 @@ async function main(argv: string[], out: Out): Promise<number> {
         resolution,
         noEdid: values['no-edid'] ?? false,
         control: !(values['no-control'] ?? false),
-        ...(values.record !== undefined ? { record: values.record } : {}),
+        ...(values.record !== undefined ? { record: values.record, force: values.force ?? false } : {}),
         ...(view !== undefined ? { view } : {}),
         server: {
           maxClients: countArg('--max-clients', values['max-clients'], SERVER_DEFAULTS.maxClients, 1024),
@@ -316,7 +344,7 @@ async function main(argv: string[], out: Out): Promise<number> {
         const c = await ControlClient.connect(controlPathOf(values));
         try { rows = await c.types(); } finally { c.close(); }
       } catch (err) {
-        if (err instanceof ControlError) throw err;
+        if (err instanceof ControlError || err instanceof ConfigError) throw err;
         rows = (await import('../mgmt/manager.ts')).typeInfos();
       }
       if (values.json) out(JSON.stringify(rows));
@@ -386,12 +414,15 @@ async function main(argv: string[], out: Out): Promise<number> {
       return 0;
     }
     case 'screenshot': {
-      const { values, positionals } = parse(command, rest, { ...COMMON, output: { type: 'string', short: 'o' }, via: { type: 'string', default: 'auto' } }, ['DEVICE']);
+      const { values, positionals } = parse(command, rest, { ...COMMON, output: { type: 'string', short: 'o' }, via: { type: 'string', default: 'auto' }, force: { type: 'boolean', default: false } }, ['DEVICE']);
       if (values.output === undefined) throw new UsageError('screenshot needs -o FILE.png.');
       if (!['auto', 'device', 'control'].includes(values.via ?? 'auto')) throw new UsageError(`--via must be auto, device or control, not "${values.via}".`);
-      const shot = await takeScreenshot(positionals[0]!, values.via ?? 'auto', values);
+      const shot = await writingTo(values.output, values.force ?? false, async (file) => {
+        const taken = await takeScreenshot(positionals[0]!, values.via ?? 'auto', values);
+        if (taken.result.state === 'plane') file.write(taken.result.png);
+        return { commit: taken.result.state === 'plane', value: taken };
+      });
       const { png, ...result } = shot.result;
-      if (result.state === 'plane') writeFileSync(values.output, png);
       if (values.json) {
         out(JSON.stringify({ device: shot.name, via: shot.via, socket: shot.socket, ...(shot.fallback ? { fallback: shot.fallback } : {}), ...result, ...(result.state === 'plane' ? { file: values.output, bytes: png.length } : {}) }));
       } else if (result.state === 'plane') {
@@ -404,10 +435,13 @@ async function main(argv: string[], out: Out): Promise<number> {
       return 0;
     }
     case 'snapshot': {
-      const { values, positionals } = parse(command, rest, { ...COMMON, output: { type: 'string', short: 'o' } }, ['DEVICE']);
+      const { values, positionals } = parse(command, rest, { ...COMMON, output: { type: 'string', short: 'o' }, force: { type: 'boolean', default: false } }, ['DEVICE']);
       if (values.output === undefined) throw new UsageError('snapshot needs -o FILE.');
-      const bytes = await withControl(values, (c) => c.snapshot(positionals[0]!));
-      writeFileSync(values.output, bytes);
+      const bytes = await writingTo(values.output, values.force ?? false, async (file) => {
+        const snap = await withControl(values, (c) => c.snapshot(positionals[0]!));
+        file.write(snap);
+        return { commit: true, value: snap };
+      });
       out(values.json ? JSON.stringify({ device: positionals[0], file: values.output, bytes: bytes.length }) : `${positionals[0]}: snapshot of ${bytes.length} bytes written to ${values.output}`);
       return 0;
     }

@@ -8,7 +8,11 @@ import type { ServerEvent } from '../vfio-user/server.ts';
 import type { VfioDevice } from '../vfio/device.ts';
 import { deviceType, type DeviceType } from '../mgmt/device-types.ts';
 import { startLiveView, type LiveView } from '../display/live-view.ts';
-import { Manager, type ManagerEvent, type ManagerOptions } from '../mgmt/manager.ts';
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Manager, checkDeviceName, type ManagerEvent, type ManagerOptions } from '../mgmt/manager.ts';
+import { checkSocketPathLength } from '../sys/trusted-path.ts';
+import { ConfigError } from '../util/errors.ts';
 import { ControlServer } from '../mgmt/control.ts';
 import type { DeviceServer } from '../vfio-user/server.ts';
 import type { Quirks } from '../../devices/common/options.ts';
@@ -31,6 +35,8 @@ export interface ServeOptions {
   readonly control?: boolean;
   /** Record each device's first connection to `${record}-<device>.trace`. */
   readonly record?: string;
+  /** Replace existing trace files of the user's own (otherwise that connection is served unrecorded). */
+  readonly force?: boolean;
   /** Serve the live view on 127.0.0.1:PORT (0 = any free port); off when undefined. */
   readonly view?: number;
   /** Per-connection bounds of every device server. */
@@ -73,10 +79,11 @@ export interface Serving {
 
 /** Start serving; returns the devices, the manager, the control server and a stop() that undoes everything. */
 export function startServing(opts: ServeOptions): Serving {
+  checkServeOptions(opts);
   let ready = false;
   const manager = new Manager({
     dir: opts.dir,
-    ...(opts.record !== undefined ? { record: opts.record } : {}),
+    ...(opts.record !== undefined ? { record: opts.record, replaceRecords: opts.force ?? false } : {}),
     ...(opts.server !== undefined ? { server: opts.server } : {}),
     onServerEvent: (e) => logEvent(opts, e),
     onEvent: (e) => { if (ready) logManagerEvent(opts, e); },
@@ -90,7 +97,7 @@ export function startServing(opts: ServeOptions): Serving {
   const served: ServedDevice[] = [];
   try {
     for (const spec of opts.devices) {
-      const [typeName, given] = spec.split('=', 2) as [string, string | undefined];
+      const { typeName, given } = parseDeviceSpec(spec);
       const type = deviceType(typeName);
       const created = manager.create({
         type: type.name,
@@ -123,6 +130,28 @@ export function startServing(opts: ServeOptions): Serving {
     await manager.shutdown(deadlineMs);
   };
   return { manager, devices: served, control, stop, shutdown };
+}
+
+/** "type" or "type=name"; everything after the first '=' is the name (checked whole, never cut short). */
+function parseDeviceSpec(spec: string): { typeName: string; given: string | undefined } {
+  const eq = spec.indexOf('=');
+  return eq < 0 ? { typeName: spec, given: undefined } : { typeName: spec.slice(0, eq), given: spec.slice(eq + 1) };
+}
+
+/** What can be refused before any socket exists, so that a bad name or path leaves nothing behind. */
+function checkServeOptions(opts: ServeOptions): void {
+  for (const spec of opts.devices) {
+    const { given } = parseDeviceSpec(spec);
+    if (given !== undefined) checkDeviceName(given, opts.dir);
+  }
+  if (opts.control ?? true) checkSocketPathLength(controlSocketPath(opts.dir), 'Control socket', 'choose a shorter --dir');
+  if (opts.record !== undefined) {
+    // The trace files are only created at each device's first connection: a typo should fail now.
+    const dir = dirname(opts.record);
+    let isDir = false;
+    try { isDir = statSync(dir).isDirectory(); } catch { /* missing: refused below */ }
+    if (!isDir) throw new ConfigError(`The --record directory ${dir} does not exist; create it or choose another PREFIX.`);
+  }
 }
 
 function logEvent(opts: ServeOptions, e: ServerEvent): void {

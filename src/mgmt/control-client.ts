@@ -12,6 +12,7 @@
  * ```
  */
 import { connect, type UnixSocket } from '../sys/socket.ts';
+import { checkTrustedSocket } from '../sys/trusted-path.ts';
 import {
   ControlError,
   FrameReader,
@@ -78,8 +79,15 @@ export class ControlClient {
     socket.on('close', (info) => this.#fail(new ControlError('ECONNRESET', `The control connection closed (${info.reason}).`)));
   }
 
-  /** Connect to a control socket. Rejects with the connect error (ENOENT, ECONNREFUSED, ...). */
+  /**
+   * Connect to a control socket. Rejects with ConfigError, without
+   * connecting, when the socket or its directory could have been planted by
+   * another user (checkTrustedSocket); else with the connect error (ENOENT,
+   * ECONNREFUSED, ...).
+   */
   static async connect(path: string, opts: ControlClientOptions = {}): Promise<ControlClient> {
+    // A fake control.sock would see every create, snapshot and restore.
+    checkTrustedSocket(path, { what: 'Control socket' });
     const socket = await connect(path, { maxFds: 0, timeoutMs: opts.timeoutMs ?? 5000 });
     return new ControlClient(socket, opts);
   }

@@ -16,8 +16,9 @@
  * version-4 UUID; "mdevsi" in its first bytes; no randomness).
  */
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { ConfigError, VfioError } from '../util/errors.ts';
+import { logger } from '../util/log.ts';
+import { checkSocketPathLength, ensurePrivateDir } from '../sys/trusted-path.ts';
 import { memfdMemoryFactory } from '../sys/memfd.ts';
 import type { MemoryFactory } from '../sys/memory.ts';
 import type { VfioDevice } from '../vfio/device.ts';
@@ -44,9 +45,13 @@ export class ManagerError extends Error {
   }
 }
 
+const log = logger('mgmt');
+
 /** Device names that are not allowed: `control.sock` is the control socket's file. */
 const RESERVED_NAMES = new Set(['control']);
-const NAME_RE = /^[A-Za-z0-9._-]+$/;
+/** A leading letter or digit keeps names from reading as options (`-rf`), hidden files or `.`/`..`. */
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+export const MAX_NAME_LENGTH = 64;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Prefix of the deterministic default UUIDs. */
 export const DEFAULT_UUID_PREFIX = '6d646576-7369-4d00-8000-';
@@ -86,7 +91,7 @@ export interface CreateArgs {
   readonly type: string;
   /** RFC 4122 form; default: deterministic, counter-based. */
   readonly uuid?: string;
-  /** Letters, digits, '.', '_', '-'; default `<type>-<n>`. */
+  /** A letter or digit, then letters, digits, '.', '_', '-' (checkDeviceName); default `<type>-<n>`. */
   readonly name?: string;
   /** @defaultValue 'none' */
   readonly quirks?: Quirks;
@@ -138,7 +143,11 @@ export type ManagerEvent =
   | { readonly kind: 'removed'; readonly name: string; readonly uuid: string };
 
 export interface ManagerOptions {
-  /** Directory of the device sockets (created 0700 if missing). */
+  /**
+   * Directory of the device sockets: created 0700 if missing, and refused
+   * (ConfigError) unless it is a real directory of this user that nobody
+   * else may write.
+   */
   readonly dir: string;
   /** @defaultValue memfdMemoryFactory (clients map VRAM through the fd) */
   readonly memory?: MemoryFactory;
@@ -149,11 +158,14 @@ export interface ManagerOptions {
   /**
    * Record traffic: the first connection to each device is written to
    * `${record}-${name}.trace` (src/trace). Only the first, because a trace
-   * replays against a fresh device.
+   * replays against a fresh device. An existing file is not replaced
+   * (that connection is served unrecorded) unless replaceRecords.
    */
   readonly record?: string;
   /** Connection bounds of every device server (src/vfio-user/server.ts SERVER_DEFAULTS). */
   readonly server?: Pick<DeviceServerOptions, 'maxClients' | 'handshakeTimeoutMs' | 'outputLimit' | 'limits'>;
+  /** Replace existing trace files of the user's own (`serve --force`). */
+  readonly replaceRecords?: boolean;
 }
 
 interface Instance {
@@ -183,6 +195,27 @@ export function typeInfos(): TypeInfo[] {
   return DEVICE_TYPES.map(typeInfo);
 }
 
+/** The socket a device named `name` is served on. */
+export function deviceSocketPath(dir: string, name: string): string {
+  return join(dir, `${name}.sock`);
+}
+
+/**
+ * The one rule for device names, wherever one is given (serve --device
+ * TYPE=NAME, create): a letter or digit, then letters, digits, '.', '_' or
+ * '-', at most MAX_NAME_LENGTH, not "control", and short enough that
+ * `<dir>/<name>.sock` fits a Unix socket address.
+ * @throws ConfigError saying which part of the rule the name breaks.
+ */
+export function checkDeviceName(name: unknown, dir: string): asserts name is string {
+  if (typeof name !== 'string' || !NAME_RE.test(name)) {
+    throw new ConfigError(`Device name "${String(name)}" must start with a letter or digit and may only use letters, digits, '.', '_' and '-'.`);
+  }
+  if (name.length > MAX_NAME_LENGTH) throw new ConfigError(`Device name "${name}" is ${name.length} characters long; at most ${MAX_NAME_LENGTH} are allowed.`);
+  if (RESERVED_NAMES.has(name)) throw new ConfigError(`Device name "${name}" is reserved (its socket would be the control socket).`);
+  checkSocketPathLength(deviceSocketPath(dir, name), 'Device socket', 'choose a shorter --dir or device name');
+}
+
 function checkResolution(r: unknown, what: string): Resolution {
   const v = r as Partial<Resolution> | null;
   if (v === null || typeof v !== 'object' || !Number.isSafeInteger(v.width) || !Number.isSafeInteger(v.height) || v.width! < 1 || v.height! < 1) {
@@ -204,7 +237,8 @@ export class Manager {
     this.dir = opts.dir;
     this.#memory = opts.memory ?? memfdMemoryFactory;
     this.#opts = opts;
-    mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+    // In /tmp another user could have made the directory first and planted sockets in it.
+    ensurePrivateDir(opts.dir, { what: 'Socket directory', instead: 'choose another with --dir' });
   }
 
   /** Every type with its available_instances now. */
@@ -233,10 +267,7 @@ export class Manager {
     }
     const requested = args.resolution === undefined ? undefined : checkResolution(args.resolution, 'The resolution');
     const name = args.name ?? this.#defaultName(type);
-    if (typeof name !== 'string' || !NAME_RE.test(name) || name.length > 100) {
-      throw new ConfigError(`Device name "${String(name)}" may only use letters, digits, '.', '_' and '-' (at most 100).`);
-    }
-    if (RESERVED_NAMES.has(name)) throw new ConfigError(`Device name "${name}" is reserved (its socket would be the control socket).`);
+    checkDeviceName(name, this.dir);
     if (this.#instances.has(name)) throw new ManagerError('EEXIST', `A device named ${name} already exists.`);
     let uuid: string;
     if (args.uuid !== undefined) {
@@ -271,13 +302,19 @@ export class Manager {
       };
       server = DeviceServer.listen({
         ...this.#opts.server,
-        path: join(this.dir, `${name}.sock`), device, label: name, display: true,
+        path: deviceSocketPath(this.dir, name), device, label: name, display: true,
         ...(onServerEvent ? { onEvent: onServerEvent } : {}),
         ...(record !== undefined ? {
           observe: () => {
             if (recorded) return undefined;
             recorded = true;
-            return traceRecorder(new TraceWriter(`${record}-${name}.trace`, traceDevice));
+            try {
+              return traceRecorder(new TraceWriter(`${record}-${name}.trace`, traceDevice, undefined, { force: this.#opts.replaceRecords ?? false }));
+            } catch (err) {
+              if (!(err instanceof ConfigError)) throw err;
+              log.error(`${name}: serving this connection unrecorded: ${err.message}`);
+              return undefined;
+            }
           },
         } : {}),
       });

@@ -12,9 +12,10 @@
  * Timing is recorded for humans and benchmarks; replay ignores it (device
  * models are deterministic, so only order matters).
  */
-import { closeSync, openSync, writeSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { decodeMulti, encode } from '@msgpack/msgpack';
 import { ConfigError } from '../util/errors.ts';
+import { createOutputFile, type OutputFile, type OutputFileOptions } from '../sys/trusted-path.ts';
 
 export const TRACE_FORMAT = 'mdevsim-trace';
 export const TRACE_VERSION = 1;
@@ -57,18 +58,31 @@ export interface Trace {
   readonly messages: readonly TraceMessage[];
 }
 
-/** Appends records to a trace file as they happen (one write per record, so a crash loses at most one). */
+/**
+ * Appends records to a trace file as they happen (one write per record, so a
+ * crash loses at most one). The file is created exclusively (createOutputFile):
+ * an existing file or a symbolic link is refused unless `output.force`, and
+ * then the trace is written beside it and replaces it at close().
+ */
 export class TraceWriter {
-  #fd: number | undefined;
+  #file: OutputFile | undefined;
   readonly #start: number;
   readonly #now: () => number;
 
-  /** `now` is injected for deterministic tests; the default is a monotonic clock. */
-  constructor(path: string, device: TraceDevice, now: () => number = () => performance.now()) {
+  /**
+   * `now` is injected for deterministic tests; the default is a monotonic clock.
+   * @throws ConfigError when the file cannot be created (createOutputFile).
+   */
+  constructor(path: string, device: TraceDevice, now: () => number = () => performance.now(), output: OutputFileOptions = {}) {
     this.#now = now;
     this.#start = now();
-    this.#fd = openSync(path, 'w', 0o600);
-    this.#write({ kind: 'header', format: TRACE_FORMAT, version: TRACE_VERSION, device } satisfies TraceHeader);
+    this.#file = createOutputFile(path, output);
+    try {
+      this.#write({ kind: 'header', format: TRACE_FORMAT, version: TRACE_VERSION, device } satisfies TraceHeader);
+    } catch (err) {
+      this.#file.abort();
+      throw err;
+    }
   }
 
   message(dir: 'c2s' | 's2c', bytes: Uint8Array, fds: readonly FdPlaceholder[] = []): void {
@@ -76,13 +90,12 @@ export class TraceWriter {
   }
 
   close(): void {
-    if (this.#fd !== undefined) closeSync(this.#fd);
-    this.#fd = undefined;
+    this.#file?.commit();
+    this.#file = undefined;
   }
 
   #write(record: TraceHeader | TraceMessage): void {
-    if (this.#fd === undefined) return;
-    writeSync(this.#fd, encode(record));
+    this.#file?.write(encode(record));
   }
 }
 

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { decode, encode } from '@msgpack/msgpack';
@@ -36,13 +36,18 @@ afterAll(async () => {
 
 interface Run { code: number; stdout: string; stderr: string }
 
-/** `mdevsim ...args --dir <serve's dir>` as a child process. */
-function cli(...args: string[]): Promise<Run> {
+/** `mdevsim ...args` as a child process. */
+function run(args: string[]): Promise<Run> {
   return new Promise((done) => {
-    execFile(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args, '--dir', serve.dir], { cwd: root }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { cwd: root }, (err, stdout, stderr) => {
       done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
   });
+}
+
+/** `mdevsim ...args --dir <serve's dir>` as a child process. */
+function cli(...args: string[]): Promise<Run> {
+  return run([...args, '--dir', serve.dir]);
 }
 
 /** Wait until serve has logged as many disconnections of `device` as connections (a closed client is gone server-side). */
@@ -215,5 +220,117 @@ describe('control socket robustness (raw frames)', () => {
       other.close();
       sock.destroy();
     }
+  });
+});
+
+describe('filesystem trust', () => {
+  const root0 = process.geteuid?.() === 0;
+  const me = process.geteuid?.() ?? 0;
+  /** A fresh directory under the test's output directory. */
+  const fresh = (name: string, mode = 0o700): string => {
+    const d = join(out, name);
+    mkdirSync(d, { mode });
+    chmodSync(d, mode); // mkdir's mode passes through the umask
+    return d;
+  };
+  /** serve that must refuse to start: exit 2, one sentence on stderr, nothing on stdout. */
+  async function refusedServe(args: string[]): Promise<string> {
+    const r = await run(['serve', '--json', ...args]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^mdevsim: [^\n]+\.\n$/);
+    return r.stderr;
+  }
+
+  it('serve refuses a world-writable or foreign-owned socket directory and creates no socket in it', async () => {
+    const open = fresh('open', 0o777);
+    const theirs = fresh('theirs');
+    if (root0) chownSync(theirs, 12345, 12345);
+    const [a, b] = await Promise.all([
+      refusedServe(['--dir', open, '--device', 'mdpy-vga']),
+      root0 ? refusedServe(['--dir', theirs, '--device', 'mdpy-vga']) : Promise.resolve(undefined),
+    ]);
+    expect(a).toBe(`mdevsim: Socket directory ${open} is writable by group or others (mode 0777); run chmod 700 ${open} or choose another with --dir.\n`);
+    expect(readdirSync(open)).toEqual([]);
+    if (root0) {
+      expect(b).toBe(`mdevsim: Socket directory ${theirs} is owned by uid 12345, not by you (uid ${me}); remove it or choose another with --dir.\n`);
+      expect(readdirSync(theirs)).toEqual([]);
+    }
+  });
+
+  it.skipIf(!root0)('the CLI never connects to a control socket another user owns, or one in a directory others may write', async () => {
+    const planted = fresh('planted');
+    const fake = createServer();
+    let connections = 0;
+    fake.on('connection', (c) => { connections++; c.destroy(); });
+    const sock = join(planted, 'control.sock');
+    await new Promise<void>((ok, fail) => { fake.once('error', fail); fake.listen(sock, ok); });
+    try {
+      chownSync(sock, 12345, 12345);
+      const open = fresh('open-ctl', 0o777);
+      const [owned, writable] = await Promise.all([run(['list', '--dir', planted]), run(['list', '--dir', open])]);
+      expect(owned.code).toBe(2);
+      expect(owned.stderr).toBe(`mdevsim: Control socket ${sock} is owned by uid 12345, not by you (uid ${me}); remove it or use a socket directory of your own.\n`);
+      expect(writable.code).toBe(2);
+      expect(writable.stderr).toMatch(/^mdevsim: Control socket directory .*open-ctl is writable by group or others \(mode 0777\); run chmod 700 /);
+      expect(connections).toBe(0);
+    } finally {
+      await new Promise<void>((done) => fake.close(() => done()));
+    }
+  });
+
+  it('screenshot and snapshot refuse an existing file or a planted link without --force; --force replaces the link, not its target', async () => {
+    const taken = join(out, 'taken.png');
+    const snap = join(out, 'taken.snap');
+    writeFileSync(taken, 'keep');
+    writeFileSync(snap, 'keep');
+    const victim = join(out, 'victim');
+    writeFileSync(victim, 'precious');
+    const link = join(out, 'link.snap');
+    symlinkSync(victim, link);
+    const [shot, snapped, linked] = await Promise.all([
+      cli('screenshot', 'mdpy-vga-0', '-o', taken), cli('snapshot', 'mdpy-vga-0', '-o', snap), cli('snapshot', 'mdpy-vga-0', '-o', link),
+    ]);
+    expect([shot.code, shot.stderr]).toEqual([2, `mdevsim: ${taken} exists; pass --force to replace it.\n`]);
+    expect([snapped.code, snapped.stderr]).toEqual([2, `mdevsim: ${snap} exists; pass --force to replace it.\n`]);
+    expect([linked.code, linked.stderr]).toEqual([2, `mdevsim: ${link} is a symbolic link; refusing to write through it (pass --force to replace the link).\n`]);
+    expect(readFileSync(taken, 'utf8')).toBe('keep');
+    expect(readFileSync(snap, 'utf8')).toBe('keep');
+
+    const [forced, forcedLink] = await Promise.all([
+      cli('snapshot', 'mdpy-vga-0', '-o', snap, '--force', '--json'), cli('snapshot', 'mdpy-vga-0', '-o', link, '--force', '--json'),
+    ]);
+    expect(json<object>(forced)).toMatchObject({ file: snap });
+    expect(json<object>(forcedLink)).toMatchObject({ file: link });
+    expect((decode(readFileSync(snap)) as { type: string }).type).toBe('mdpy-vga');
+    expect(lstatSync(link).isSymbolicLink()).toBe(false);
+    expect((decode(readFileSync(link)) as { type: string }).type).toBe('mdpy-vga');
+    expect(readFileSync(victim, 'utf8')).toBe('precious');
+    expect(readdirSync(out).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('device names: ".", "..", "-rf", "a/b", 65 characters and a 108-byte socket path are refused before any socket is bound', async () => {
+    const long = 'n'.repeat(40);
+    const deep = join(out, 'd'.repeat(108 - Buffer.byteLength(out) - 1 - 1 - long.length - '.sock'.length));
+    const names = ['.', '..', '-rf', 'a/b', 'x'.repeat(65)];
+    const dirs = names.map((_, i) => fresh(`names-${i}`));
+    const served = await Promise.all([
+      ...names.map((n, i) => refusedServe(['--dir', dirs[i]!, '--device', `mdpy-vga=${n}`])),
+      refusedServe(['--dir', deep, '--device', `mdpy-vga=${long}`]),
+    ]);
+    const rule = (n: string): string => `mdevsim: Device name "${n}" must start with a letter or digit and may only use letters, digits, '.', '_' and '-'.\n`;
+    expect(served).toEqual([
+      rule('.'), rule('..'), rule('-rf'), rule('a/b'),
+      `mdevsim: Device name "${'x'.repeat(65)}" is 65 characters long; at most 64 are allowed.\n`,
+      `mdevsim: Device socket ${join(deep, `${long}.sock`)} is 108 bytes long, more than the 107 a Unix socket path may have; choose a shorter --dir or device name.\n`,
+    ]);
+    for (const d of dirs) expect(readdirSync(d)).toEqual([]);
+    expect(existsSync(deep)).toBe(false);
+
+    // create through the control socket applies the same rule.
+    const created = await Promise.all(names.map((n) => cli('create', 'mdpy-vga', `--name=${n}`)));
+    expect(created.map((r) => r.stderr)).toEqual([...names.slice(0, 4).map(rule), served[4]]);
+    expect(created.every((r) => r.code !== 0)).toBe(true);
+    expect(json<{ name: string }[]>(await cli('list', '--json')).map((i) => i.name)).toEqual(['mdpy-vga-0']);
   });
 });

@@ -5,15 +5,17 @@
  * restores, set-resolution as a bochs-drm guest sees it, screenshots.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode, encode } from '@msgpack/msgpack';
 import { PNG } from 'pngjs';
-import { Manager, ManagerError } from '../../../src/mgmt/manager.ts';
+import { MAX_NAME_LENGTH, Manager, ManagerError, checkDeviceName, deviceSocketPath } from '../../../src/mgmt/manager.ts';
 import { DEVICE_TYPES } from '../../../src/mgmt/device-types.ts';
 import { snapshotCompatibility } from '../../../src/mgmt/snapshot.ts';
 import { memfdMemoryFactory } from '../../../src/sys/memfd.ts';
+import { readTrace } from '../../../src/trace/trace.ts';
+import { VfioUserClient } from '../../../src/vfio-user/client.ts';
 import { ConfigError } from '../../../src/util/errors.ts';
 import type { VfioDevice } from '../../../src/vfio/device.ts';
 import { DRM_PLANE_TYPE_PRIMARY, VFIO_GFX_PLANE_TYPE_DMABUF, VFIO_GFX_PLANE_TYPE_REGION } from '../../../src/vfio/uapi.ts';
@@ -142,6 +144,32 @@ describe('create / list / remove', () => {
     ];
     for (const [args, re] of cases) expect(() => m.create(args)).toThrow(re);
     expect(m.list()).toHaveLength(1);
+  });
+
+  it('one name rule: a leading letter or digit, at most 64 characters, and a socket path that fits 107 bytes', () => {
+    for (const bad of ['.', '..', '-rf', '.hidden', 'a/b', '', 'é']) {
+      expect(() => checkDeviceName(bad, dir), bad).toThrow(`Device name "${bad}" must start with a letter or digit and may only use letters, digits, '.', '_' and '-'.`);
+    }
+    expect(() => checkDeviceName(42, dir)).toThrow(ConfigError);
+    checkDeviceName('a'.repeat(MAX_NAME_LENGTH), '/r');
+    expect(() => checkDeviceName('a'.repeat(65), '/r')).toThrow('Device name "' + 'a'.repeat(65) + '" is 65 characters long; at most 64 are allowed.');
+    checkDeviceName('0.x_y-z', dir);
+    // <dir>/<name>.sock at 107 bytes binds; at 108 it is refused before anything is created.
+    const name = 'n'.repeat(40);
+    const long = join(dir, 'd'.repeat(107 - Buffer.byteLength(dir) - 1 - 1 - name.length - '.sock'.length));
+    expect(Buffer.byteLength(deviceSocketPath(long, name))).toBe(107);
+    const near = new Manager({ dir: long, memory: memfdMemoryFactory });
+    try {
+      expect(near.create({ type: 'mdpy-vga', name }).socket).toBe(deviceSocketPath(long, name));
+      const path = deviceSocketPath(long, `${name}x`);
+      expect(() => near.create({ type: 'mdpy-vga', name: `${name}x` }))
+        .toThrow(`Device socket ${path} is 108 bytes long, more than the 107 a Unix socket path may have; choose a shorter --dir or device name.`);
+      expect(near.list()).toHaveLength(1);
+    } finally {
+      near.close();
+    }
+    expect(() => m.create({ type: 'mdpy-vga', name: '..' })).toThrow(ConfigError);
+    expect(m.list()).toHaveLength(0);
   });
 
   it('remove closes the socket and destroys the device; unknown names are ENOENT', async () => {
@@ -334,5 +362,42 @@ describe('screenshot()', () => {
     const png = PNG.sync.read(Buffer.from(m.screenshot(name).png));
     expect([png.width, png.height]).toEqual([640, 480]);
     expect(png.data[(240 * 640 + 5) * 4]).toBe(Math.floor((240 * 255) / 480));
+  });
+});
+
+describe('record', () => {
+  /** A manager recording to `<dir>/rec-*.trace`, and a way to wait for its server events. */
+  function recording(replaceRecords: boolean): { manager: Manager; next: (kind: string) => Promise<void> } {
+    const waiters: { kind: string; done: () => void }[] = [];
+    const manager = new Manager({
+      dir: join(dir, 'sockets'), memory: memfdMemoryFactory, record: join(dir, 'rec'), replaceRecords,
+      onServerEvent: (e) => {
+        const i = waiters.findIndex((w) => w.kind === e.kind);
+        if (i >= 0) waiters.splice(i, 1)[0]!.done();
+      },
+    });
+    return { manager, next: (kind) => new Promise<void>((done) => { waiters.push({ kind, done }); }) };
+  }
+
+  it('an existing trace file is left alone and the connection served unrecorded; with replaceRecords it is replaced', async () => {
+    const trace = join(dir, 'rec-mdpy-vga-0.trace');
+    writeFileSync(trace, 'keep');
+    for (const replace of [false, true]) {
+      const { manager, next } = recording(replace);
+      try {
+        const { socket } = manager.create({ type: 'mdpy-vga' });
+        const connected = next('connected');
+        const client = await VfioUserClient.connect(socket);
+        await connected;
+        expect(await client.deviceInfo()).toMatchObject({ numIrqs: expect.any(Number) });
+        const gone = next('disconnected');
+        client.close();
+        await gone;
+      } finally {
+        manager.close();
+      }
+      if (!replace) expect(readFileSync(trace, 'utf8')).toBe('keep');
+      else expect(readTrace(trace).header.device.type).toBe('mdpy-vga');
+    }
   });
 });

@@ -4,7 +4,7 @@
  * with control: false, and stop() removing everything.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServing } from '../../../src/cli/serve.ts';
@@ -41,5 +41,14 @@ describe('startServing', () => {
     s.stop();
     expect(() => startServing({ ...base, dir, devices: ['mdpy-vga', 'mdpy-vga=control'], out: () => {} })).toThrow(/reserved/);
     expect(existsSync(join(dir, 'mdpy-vga-0.sock'))).toBe(false);
+  });
+
+  it('refuses a bad name, a control socket path that cannot bind and a missing --record directory before creating anything', () => {
+    const serve = (extra: Partial<Parameters<typeof startServing>[0]>): void => void startServing({ ...base, dir, devices: ['mdpy-vga'], out: () => {}, ...extra });
+    expect(() => serve({ devices: ['mdpy-vga', 'mdpy-vga=a=b'] })).toThrow(/^Device name "a=b" must start with a letter or digit/);
+    const deep = join(dir, 'd'.repeat(108 - Buffer.byteLength(dir) - '/control.sock'.length - 1));
+    expect(() => serve({ dir: deep })).toThrow(`Control socket ${join(deep, 'control.sock')} is 108 bytes long, more than the 107 a Unix socket path may have; choose a shorter --dir.`);
+    expect(() => serve({ record: join(dir, 'nowhere', 'run') })).toThrow(`The --record directory ${join(dir, 'nowhere')} does not exist; create it or choose another PREFIX.`);
+    expect(readdirSync(dir)).toEqual([]);
   });
 });

@@ -1,0 +1,251 @@
+/**
+ * Paths a hostile local user may have prepared: the socket directory (in
+ * /tmp when XDG_RUNTIME_DIR is unset), the sockets in it, and the files
+ * `-o` and `--record` write. Nothing here follows a symbolic link or trusts
+ * a file or directory that another uid owns or may write; every refusal is
+ * a ConfigError with one sentence saying what is wrong and what to do.
+ *
+ * Only the final component is checked (as tmux does for its socket
+ * directory): the parents of a private directory are the user's business.
+ */
+import { closeSync, constants, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { constants as osConstants } from 'node:os';
+import { ConfigError } from '../util/errors.ts';
+import { sysError } from './sys-error.ts';
+
+/** How a refusal names the path and what the user can do instead. */
+export interface TrustWording {
+  /** "Socket directory", "Control socket". */
+  readonly what?: string;
+  /** The way out besides fixing the path, e.g. "choose another with --dir". */
+  readonly instead?: string;
+}
+
+export interface PrivateDirOptions extends TrustWording {
+  /** Create the directory (0700, parents as needed) when it is missing. @defaultValue true */
+  readonly create?: boolean;
+}
+
+export interface OutputFileOptions {
+  /** Replace an existing file (or symbolic link) of the user's own, atomically on commit(). */
+  readonly force?: boolean;
+  /** @defaultValue 0o600 */
+  readonly mode?: number;
+}
+
+/** A file being written; nothing is visible at `path` under its final content until commit(). */
+export interface OutputFile {
+  readonly fd: number;
+  readonly path: string;
+  /** Write all of `bytes` (short writes are retried). */
+  write(bytes: Uint8Array): void;
+  /** Close, and with force move the temporary file over `path`. Idempotent. */
+  commit(): void;
+  /** Close and remove what this file created (the temporary file, or the new file). Idempotent. */
+  abort(): void;
+}
+
+/** The longest path bind() and connect() take: sun_path is 108 bytes including the terminating NUL. */
+export const MAX_SOCKET_PATH = 107;
+
+// Node adds O_CLOEXEC to every open (libuv), so it is not spelled out here.
+const EXCLUSIVE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+function errnoCode(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' ? code : 'error';
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw new ConfigError(`Cannot inspect ${path} (${errnoCode(err)}).`);
+  }
+}
+
+function euid(): number {
+  return process.geteuid?.() ?? 0;
+}
+
+function modeText(st: Stats): string {
+  return (st.mode & 0o7777).toString(8).padStart(4, '0');
+}
+
+/** Why `st` is not a trustworthy `kind` (the rest of a sentence about it) and whether chmod fixes it; undefined when it is. */
+function untrusted(st: Stats, kind: 'directory' | 'socket'): { problem: string; chmod: boolean } | undefined {
+  if (st.isSymbolicLink()) return { problem: 'is a symbolic link', chmod: false };
+  if (kind === 'directory' ? !st.isDirectory() : !st.isSocket()) return { problem: `is not a ${kind}`, chmod: false };
+  if (st.uid !== euid()) return { problem: `is owned by uid ${st.uid}, not by you (uid ${euid()})`, chmod: false };
+  if (kind === 'directory' && (st.mode & 0o022) !== 0) return { problem: `is writable by group or others (mode ${modeText(st)})`, chmod: true };
+  return undefined;
+}
+
+function check(st: Stats, kind: 'directory' | 'socket', what: string, path: string, instead: string): void {
+  const found = untrusted(st, kind);
+  if (found === undefined) return;
+  const fix = found.chmod ? `run chmod 700 ${path} or ${instead}` : `remove it or ${instead}`;
+  throw new ConfigError(`${what} ${path} ${found.problem}; ${fix}.`);
+}
+
+/**
+ * Make sure `dir` is a directory only this user can change: created 0700 when
+ * missing (unless create is false), then required to be a real directory
+ * (not a symbolic link) owned by the effective uid with no group or other
+ * write permission.
+ * @throws ConfigError naming the problem and the fix.
+ */
+export function ensurePrivateDir(dir: string, opts: PrivateDirOptions = {}): void {
+  const what = opts.what ?? 'Directory';
+  const instead = opts.instead ?? 'choose another directory';
+  let st = lstatOrUndefined(dir);
+  if (st === undefined) {
+    if (opts.create === false) throw new ConfigError(`${what} ${dir} does not exist; create it or ${instead}.`);
+    try {
+      mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (err) {
+      // Someone else may have made it in between: the check below judges whatever is there now.
+      if (errnoCode(err) !== 'EEXIST') throw new ConfigError(`Cannot create ${what.toLowerCase()} ${dir} (${errnoCode(err)}); ${instead}.`);
+    }
+    st = lstatOrUndefined(dir);
+    if (st === undefined) throw new ConfigError(`${what} ${dir} disappeared while it was being created; ${instead}.`);
+  }
+  check(st, 'directory', what, dir, instead);
+}
+
+/**
+ * Before connecting to a Unix socket: its directory must pass the
+ * ensurePrivateDir rule (nothing is created) and the socket itself must be a
+ * socket, not a symbolic link, owned by the effective uid.
+ * @throws ConfigError for a path another user could have planted; a SysError
+ *   ENOENT (as connect() would give) when the directory or socket is missing.
+ */
+export function checkTrustedSocket(path: string, wording: TrustWording = {}): void {
+  const what = wording.what ?? 'Socket';
+  const instead = wording.instead ?? 'use a socket directory of your own';
+  const dir = dirname(path);
+  const dirStat = lstatOrUndefined(dir);
+  if (dirStat === undefined) throw sysError(osConstants.errno.ENOENT, 'connect', { path });
+  check(dirStat, 'directory', `${what} directory`, dir, instead);
+  const st = lstatOrUndefined(path);
+  if (st === undefined) throw sysError(osConstants.errno.ENOENT, 'connect', { path });
+  check(st, 'socket', what, path, instead);
+}
+
+/**
+ * Refuse a socket path bind() would reject, before anything is created.
+ * @param fix what to shorten, e.g. "choose a shorter --dir or device name"
+ */
+export function checkSocketPathLength(path: string, what: string, fix: string): void {
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_SOCKET_PATH) {
+    throw new ConfigError(`${what} ${path} is ${bytes} bytes long, more than the ${MAX_SOCKET_PATH} a Unix socket path may have; ${fix}.`);
+  }
+}
+
+function openExclusive(path: string, mode: number): number {
+  return openSync(path, EXCLUSIVE, mode);
+}
+
+/** With force: what is at `path` may be replaced only if it is the user's own file or link. */
+function checkReplaceable(path: string): void {
+  const st = lstatOrUndefined(path);
+  if (st === undefined) return;
+  if (st.isDirectory()) throw new ConfigError(`${path} is a directory; choose a file name.`);
+  if (st.uid !== euid()) {
+    const kind = st.isSymbolicLink() ? 'a symbolic link' : 'a file';
+    throw new ConfigError(`${path} is ${kind} owned by uid ${st.uid}, not by you (uid ${euid()}); refusing to replace it even with --force.`);
+  }
+}
+
+/**
+ * Create `path` for writing without following a symbolic link or touching an
+ * existing file: O_CREAT|O_EXCL|O_NOFOLLOW (and O_CLOEXEC), mode 0600. With
+ * force an existing file or link of the user's own is replaced on commit()
+ * by renaming a temporary file from the same directory over it (the rename
+ * replaces a link itself, never its target).
+ * @throws ConfigError for an existing file without force, a symbolic link
+ *   without force, a directory, a foreign-owned file, or a failed create.
+ */
+export function createOutputFile(path: string, opts: OutputFileOptions = {}): OutputFile {
+  const mode = opts.mode ?? 0o600;
+  try {
+    return outputFile(openExclusive(path, mode), path, undefined);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code !== 'EEXIST' && code !== 'ELOOP') throw new ConfigError(`Cannot create ${path} (${code}).`);
+    if (!opts.force) {
+      // O_EXCL reports a symbolic link as EEXIST; say which it is, because the fix differs.
+      if (code === 'ELOOP' || lstatOrUndefined(path)?.isSymbolicLink()) {
+        throw new ConfigError(`${path} is a symbolic link; refusing to write through it (pass --force to replace the link).`);
+      }
+      throw new ConfigError(`${path} exists; pass --force to replace it.`);
+    }
+  }
+  checkReplaceable(path);
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let fd: number;
+  try {
+    fd = openExclusive(temp, mode);
+  } catch (err) {
+    throw new ConfigError(`Cannot create a temporary file next to ${path} (${errnoCode(err)}).`);
+  }
+  return outputFile(fd, path, temp);
+}
+
+function outputFile(fd: number, path: string, temp: string | undefined): OutputFile {
+  let open = true;
+  const close = (): boolean => {
+    if (!open) return false;
+    open = false;
+    closeSync(fd);
+    return true;
+  };
+  const file: OutputFile = {
+    fd,
+    path,
+    write(bytes) {
+      for (let done = 0; done < bytes.length;) {
+        try {
+          done += writeSync(fd, bytes, done, bytes.length - done);
+        } catch (err) {
+          throw new Error(`Cannot write ${path} (${errnoCode(err)}).`);
+        }
+      }
+    },
+    commit() {
+      if (!close() || temp === undefined) return;
+      try {
+        renameSync(temp, path);
+      } catch (err) {
+        try { unlinkSync(temp); } catch { /* the rename error is the one to report */ }
+        throw new ConfigError(`Cannot replace ${path} (${errnoCode(err)}).`);
+      }
+    },
+    abort() {
+      if (!close()) return;
+      try {
+        unlinkSync(temp ?? path);
+      } catch {
+        // Already gone: nothing of ours is left behind.
+      }
+    },
+  };
+  return file;
+}
+
+/** createOutputFile, write all of `bytes`, commit; on any failure nothing new is left behind. */
+export function writeOutputFile(path: string, bytes: Uint8Array, opts: OutputFileOptions = {}): void {
+  const file = createOutputFile(path, opts);
+  try {
+    file.write(bytes);
+    file.commit();
+  } catch (err) {
+    file.abort();
+    throw err;
+  }
+}
