@@ -33,6 +33,12 @@ export interface OutputFileOptions {
   readonly force?: boolean;
   /** @defaultValue 0o600 */
   readonly mode?: number;
+  /**
+   * With force, rename the temporary file over `path` as soon as it exists
+   * rather than on commit(): for streams such as traces, which must be found
+   * under their own name if the process dies while writing them.
+   */
+  readonly replaceAtOnce?: boolean;
 }
 
 /** A file being written; nothing is visible at `path` under its final content until commit(). */
@@ -193,6 +199,17 @@ export function createOutputFile(path: string, opts: OutputFileOptions = {}): Ou
     fd = openExclusive(temp, mode);
   } catch (err) {
     throw new ConfigError(`Cannot create a temporary file next to ${path} (${errnoCode(err)}).`);
+  }
+  if (opts.replaceAtOnce === true) {
+    // The open fd follows the inode across the rename: writes land under `path`.
+    try {
+      renameSync(temp, path);
+    } catch (err) {
+      closeSync(fd);
+      try { unlinkSync(temp); } catch { /* the rename error is the one to report */ }
+      throw new ConfigError(`Cannot replace ${path} (${errnoCode(err)}).`);
+    }
+    return outputFile(fd, path, undefined);
   }
   return outputFile(fd, path, temp);
 }

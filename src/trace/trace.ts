@@ -62,7 +62,8 @@ export interface Trace {
  * Appends records to a trace file as they happen (one write per record, so a
  * crash loses at most one). The file is created exclusively (createOutputFile):
  * an existing file or a symbolic link is refused unless `output.force`, and
- * then the trace is written beside it and replaces it at close().
+ * then a new file replaces it at once (replaceAtOnce), so a crash still leaves
+ * the trace under its own name.
  */
 export class TraceWriter {
   #file: OutputFile | undefined;
@@ -76,7 +77,7 @@ export class TraceWriter {
   constructor(path: string, device: TraceDevice, now: () => number = () => performance.now(), output: OutputFileOptions = {}) {
     this.#now = now;
     this.#start = now();
-    this.#file = createOutputFile(path, output);
+    this.#file = createOutputFile(path, { ...output, replaceAtOnce: true });
     try {
       this.#write({ kind: 'header', format: TRACE_FORMAT, version: TRACE_VERSION, device } satisfies TraceHeader);
     } catch (err) {

@@ -174,6 +174,21 @@ describe('createOutputFile / writeOutputFile', () => {
     expect(readdirSync(base)).toEqual(['snap']);
   });
 
+  it('with force and replaceAtOnce, a stream replaces a planted link at once and is found under its own name while being written', () => {
+    const target = join(base, 'victim');
+    writeFileSync(target, 'precious');
+    const path = join(base, 'run.trace');
+    symlinkSync(target, path);
+    const f = createOutputFile(path, { force: true, replaceAtOnce: true });
+    f.write(new TextEncoder().encode('rec1'));
+    expect(lstatSync(path).isSymbolicLink()).toBe(false);
+    expect(readFileSync(path, 'utf8')).toBe('rec1'); // before commit: a crash now leaves the trace in place
+    f.commit();
+    expect(readFileSync(target, 'utf8')).toBe('precious');
+    expect(mode(path)).toBe(0o600);
+    expect(readdirSync(base).sort()).toEqual(['run.trace', 'victim']);
+  });
+
   it('refuses a planted symbolic link without force; with force replaces the link and leaves its target untouched', () => {
     const target = join(base, 'victim');
     writeFileSync(target, 'precious');
