@@ -118,6 +118,23 @@ const FIRST_BODY_CHUNK = 64 * 1024;
 const EMPTY = new Uint8Array(0);
 
 /**
+ * What is wrong with bytes msgpack refused, as a clause for a sentence
+ * (the decoder's own messages name its internals: buffer offsets, option names).
+ */
+export function msgpackProblem(err: unknown): string {
+  const m = err instanceof Error ? err.message : String(err);
+  const extra = /^Extra (\d+) of \d+ byte/.exec(m);
+  if (extra) return `${extra[1]} stray bytes follow the value`;
+  if (/Insufficient data|outside the bounds/.test(m)) return 'the data ends in the middle of a value';
+  if (/^Max length exceeded/.test(m)) return 'a length inside it is larger than the data';
+  const type = /^Unrecognized (?:array )?type byte: (0x[0-9a-f]+)/i.exec(m);
+  if (type) return `it holds the unknown type byte ${type[1]}`;
+  if (/__proto__/.test(m)) return 'a map uses the key __proto__';
+  if (/type of key/.test(m)) return 'a map key is neither a string nor a number';
+  return 'it is not valid msgpack';
+}
+
+/**
  * Reassembles frames from stream chunks. Memory follows the bytes that
  * arrived, not the header: the body buffer starts small and doubles (up to
  * the announced length), so a header announcing 64 MiB followed by nothing

@@ -31,6 +31,7 @@ import {
   MAX_CONTROL_FRAME,
   decodeBody,
   encodeFrame,
+  msgpackProblem,
   parseRequest,
   type ControlCall,
   type ControlErrorBody,
@@ -300,8 +301,7 @@ export class ControlServer {
       raw = decodeBody(body);
     } catch (err) {
       this.stats.errors++;
-      const why = err instanceof Error ? err.message : String(err);
-      this.#reply(socket, { id: null, ok: false, error: { code: 'EMSGPACK', message: sentence(`The frame is not valid msgpack (${why})`) } });
+      this.#reply(socket, { id: null, ok: false, error: { code: 'EMSGPACK', message: `The frame is not valid msgpack: ${msgpackProblem(err)}.` } });
       return;
     }
     const req = parseRequest(raw);

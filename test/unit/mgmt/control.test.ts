@@ -102,6 +102,37 @@ describe('ControlClient', () => {
 });
 
 describe('malformed input', () => {
+  it('bad args to every call: one sentence naming what is wrong, never a JS internal', async () => {
+    const c = await ControlClient.connect(server.path);
+    try {
+      await c.create({ type: 'mbochs-small', name: 'a' });
+      const snap = decode(await c.snapshot('a')) as { device: Record<string, unknown> };
+      const garbage: unknown[] = [null, 7, 'x', [1], {}, new Uint8Array(2), { kind: null }];
+      const attempts: [string, unknown][] = [];
+      for (const call of ['create', 'remove', 'describe', 'set-resolution', 'screenshot', 'snapshot', 'restore']) {
+        for (const g of garbage) attempts.push([call, g], [call, { name: g }]);
+      }
+      for (const g of garbage) {
+        attempts.push(['create', { type: 'mbochs-small', uuid: g }], ['create', { type: 'mbochs-small', name: g }], ['create', { type: g }]);
+        attempts.push(['set-resolution', { name: 'a', resolution: g }], ['restore', { name: 'a', snapshot: g }]);
+        for (const part of ['config', 'dispi', 'edid', 'mmio', 'format', 'vram']) {
+          attempts.push(['restore', { name: 'a', snapshot: encode({ ...snap, device: { ...snap.device, [part]: g } }) }]);
+        }
+      }
+      attempts.push(['restore', { name: 'a', snapshot: new Uint8Array(0) }]);
+      for (const [call, args] of attempts) {
+        const err = await c.call(call, args).then(() => undefined, (e: unknown) => e as ControlError);
+        if (err === undefined) continue; // e.g. create with a garbage uuid of null is just "no uuid"
+        expect(err.code, `${call} ${String(args)}`).not.toBe('EINTERNAL');
+        expect(err.message).not.toMatch(/Cannot read|\[object|undefined|buffer\[|DataView|TypeError|is not a function/);
+        expect(err.message).toMatch(/\.$/);
+        expect(err.message, 'one sentence').not.toMatch(/\. [A-Z]/);
+      }
+    } finally {
+      c.close();
+    }
+  });
+
   it('bad msgpack, a non-request, a bad id: error replies, and the connection keeps working', async () => {
     const r = await raw(server.path);
     try {
