@@ -41,6 +41,7 @@ import {
 } from '../../src/pci/index.ts';
 import type { Memory } from '../../src/sys/memory.ts';
 import { ConfigError, VfioError } from '../../src/util/errors.ts';
+import { showSent } from '../../src/pci/format.ts';
 import type {
   DeviceInfo,
   DmabufExport,
@@ -668,12 +669,12 @@ export class MbochsDevice implements VfioDevice {
       throw new ConfigError(`mbochs snapshot: ${why}`);
     };
     if (snapshot === null || typeof snapshot !== 'object') bad('expected a snapshot record');
-    if (snapshot.format !== MBOCHS_SNAPSHOT_FORMAT) bad(`format ${String(snapshot.format)} is not ${MBOCHS_SNAPSHOT_FORMAT}`);
-    if (snapshot.version !== MBOCHS_SNAPSHOT_VERSION) bad(`version ${String(snapshot.version)} is not supported (only ${MBOCHS_SNAPSHOT_VERSION})`);
-    if (snapshot.type !== this.type.sysfsName) bad(`taken from an mbochs-${String(snapshot.type)} instance; this one is ${this.type.prettyName}`);
-    if (snapshot.quirks !== this.quirks) bad(`quirks profile ${String(snapshot.quirks)} differs from this instance's ${this.quirks}`);
-    if (snapshot.vbe !== this.vbe) bad(`vbe ${String(snapshot.vbe)} differs from this instance's ${this.vbe}`);
-    if (snapshot.qext !== this.qext) bad(`qext ${String(snapshot.qext)} differs from this instance's ${String(this.qext)}`);
+    if (snapshot.format !== MBOCHS_SNAPSHOT_FORMAT) bad(`format ${showSent(snapshot.format)} is not ${MBOCHS_SNAPSHOT_FORMAT}`);
+    if (snapshot.version !== MBOCHS_SNAPSHOT_VERSION) bad(`version ${showSent(snapshot.version)} is not supported (only ${MBOCHS_SNAPSHOT_VERSION})`);
+    if (snapshot.type !== this.type.sysfsName) bad(`taken from an mbochs-${showSent(snapshot.type)} instance; this one is ${this.type.prettyName}`);
+    if (snapshot.quirks !== this.quirks) bad(`quirks profile ${showSent(snapshot.quirks)} differs from this instance's ${this.quirks}`);
+    if (snapshot.vbe !== this.vbe) bad(`vbe ${showSent(snapshot.vbe)} differs from this instance's ${this.vbe}`);
+    if (snapshot.qext !== this.qext) bad(`qext ${showSent(snapshot.qext)} differs from this instance's ${String(this.qext)}`);
     if (!(snapshot.vram instanceof Uint8Array) || snapshot.vram.length !== this.type.memsize) {
       bad(`vram must be ${this.type.memsize} bytes`);
     }
@@ -683,17 +684,23 @@ export class MbochsDevice implements VfioDevice {
       edid: this.#edid.snapshot(),
       mmio: this.#mmio.snapshot(),
     };
+    let part = 'config';
     try {
       this.#config.restore(snapshot.config);
+      part = 'dispi';
       this.#dispi.restore(snapshot.dispi);
+      part = 'edid';
       this.#edid.restore(snapshot.edid);
+      part = 'mmio';
       this.#mmio.restore(snapshot.mmio);
     } catch (err) {
       this.#config.restore(before.config);
       this.#dispi.restore(before.dispi);
       this.#edid.restore(before.edid);
       this.#mmio.restore(before.mmio);
-      bad(err instanceof Error ? err.message : String(err));
+      // The parts' own refusals say what is wrong; anything else (a TypeError on a missing field) only says where.
+      if (err instanceof ConfigError || err instanceof VfioError) bad(err.message.replace(/^E[A-Z]+: /, '').replace(/\.$/, ''));
+      bad(`the ${part} record is malformed`);
     }
     this.#vram.bytes.set(snapshot.vram);
   }

@@ -26,6 +26,7 @@
  * Deterministic: no clock, no randomness.
  */
 import { ConfigError, VfioError } from '../../src/util/errors.ts';
+import { showSent } from '../../src/pci/format.ts';
 
 /* ---- Register indexes, each followed by the values that belong to it (bochs-vbe.h order) ---- */
 
@@ -466,8 +467,8 @@ export class DispiRegisters {
       throw new VfioError('EINVAL', `mbochs dispi snapshot: ${why}`);
     };
     if (snapshot.kind !== 'mbochs-dispi' || snapshot.version !== 1) bad('not a version 1 dispi snapshot');
-    if (snapshot.vbe !== this.vbe) bad(`vbe ${String(snapshot.vbe)} ≠ ${this.vbe}`);
-    if (snapshot.vramSize !== this.vramSize) bad(`VRAM size ${String(snapshot.vramSize)} ≠ ${this.vramSize}`);
+    if (snapshot.vbe !== this.vbe) bad(`vbe ${showSent(snapshot.vbe)} ≠ ${this.vbe}`);
+    if (snapshot.vramSize !== this.vramSize) bad(`VRAM size ${showSent(snapshot.vramSize)} ≠ ${this.vramSize}`);
     const next = new Uint16Array(VBE_DISPI_INDEX_COUNT);
     for (const desc of DISPI_REG_BY_INDEX) {
       const v = snapshot.registers?.[desc.key];

@@ -18,6 +18,7 @@
  * Guest accesses never throw for offsets 0..0xFFF; values are little-endian.
  */
 import { AccessError, ConfigError, VfioError } from '../../src/util/errors.ts';
+import { showSent } from '../../src/pci/format.ts';
 import { rangeInside } from '../../src/util/bits.ts';
 import { readUint, writeUint } from '../../src/util/bytes.ts';
 import { kernelChunks } from '../common/access.ts';
@@ -225,7 +226,7 @@ export class MbochsMmio {
       throw new VfioError('EINVAL', 'mbochs MMIO snapshot: not a version 1 MMIO snapshot');
     }
     if (snapshot.byteOrder !== 'le' && (snapshot.byteOrder !== 'be' || !this.qext)) {
-      throw new VfioError('EINVAL', `mbochs MMIO snapshot: byte order ${String(snapshot.byteOrder)} not possible here`);
+      throw new VfioError('EINVAL', `mbochs MMIO snapshot: byte order ${showSent(snapshot.byteOrder)} not possible here`);
     }
     this.#bigEndianFb = snapshot.byteOrder === 'be';
   }

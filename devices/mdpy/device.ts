@@ -60,6 +60,7 @@ import { sparseMmapCap } from '../../src/vfio/region-caps.ts';
 import { defineRegionLayout, type RegionLayout, type RegionLayoutEntry } from '../../src/vfio/region-layout.ts';
 import type { Memory } from '../../src/sys/memory.ts';
 import { ConfigError, VfioError, assert } from '../../src/util/errors.ts';
+import { showSent } from '../../src/pci/format.ts';
 import type { BudgetReservation, InstanceBudget } from '../common/budget.ts';
 import { resolveCommon, type DeviceOptions, type Quirks } from '../common/options.ts';
 import {
@@ -431,16 +432,16 @@ export class MdpyDevice implements VfioDevice {
     const s = snapshot as Partial<Record<keyof MdpySnapshot, unknown>> | null;
     if (s === null || typeof s !== 'object') throw new ConfigError('mdpy snapshot: expected a record.');
     if (s.format !== MDPY_SNAPSHOT_FORMAT) {
-      throw new ConfigError(`mdpy snapshot: format ${String(s.format)} is not ${MDPY_SNAPSHOT_FORMAT}.`);
+      throw new ConfigError(`mdpy snapshot: format ${showSent(s.format)} is not ${MDPY_SNAPSHOT_FORMAT}.`);
     }
     if (s.version !== MDPY_SNAPSHOT_VERSION) {
-      throw new ConfigError(`mdpy snapshot: version ${String(s.version)} is not supported (only ${MDPY_SNAPSHOT_VERSION}).`);
+      throw new ConfigError(`mdpy snapshot: version ${showSent(s.version)} is not supported (only ${MDPY_SNAPSHOT_VERSION}).`);
     }
     if (s.type !== this.type.sysfsName) {
-      throw new ConfigError(`mdpy snapshot of type ${String(s.type)} cannot be restored into a ${this.type.sysfsName} device.`);
+      throw new ConfigError(`mdpy snapshot of type ${showSent(s.type)} cannot be restored into a ${this.type.sysfsName} device.`);
     }
     if (s.quirks !== this.quirks) {
-      throw new ConfigError(`mdpy snapshot taken with quirks ${String(s.quirks)} cannot be restored into a '${this.quirks}' device.`);
+      throw new ConfigError(`mdpy snapshot taken with quirks ${showSent(s.quirks)} cannot be restored into a '${this.quirks}' device.`);
     }
     const fb = s.framebuffer;
     if (!(fb instanceof Uint8Array) || fb.length !== this.#fb.size) {

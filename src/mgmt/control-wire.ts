@@ -3,8 +3,10 @@
  * server and the client in control.ts:
  *
  * - a frame is a u32 little-endian length followed by that many bytes of
- *   msgpack; at most {@link MAX_CONTROL_FRAME} bytes (a longer frame cannot
- *   be skipped safely, so the connection is dropped after an error reply);
+ *   msgpack; at most {@link MAX_CONTROL_FRAME} bytes, and the server takes
+ *   frames over 1 MiB from one connection at a time (a frame it refuses
+ *   cannot be skipped safely, so the connection is dropped after an error
+ *   reply);
  * - a request is the record `{ id, call, args }`; a reply is
  *   `{ id, ok: true, result }` or `{ id, ok: false, error: { code, message } }`.
  *   A reply to a request whose id could not be read carries `id: null`.
@@ -89,27 +91,81 @@ export function decodeBody(body: Uint8Array): unknown {
 }
 
 /**
- * Reassembles frames from stream chunks. Holds only the bytes received so
- * far (a header announcing 64 MiB allocates nothing until they arrive).
+ * Permission to receive one frame above a reader's normal limit. The server
+ * shares one among all its connections (control.ts), so that hostile
+ * clients together can make it hold at most one large partial frame.
+ */
+export interface LargeFrameAllowance {
+  /** The most a large frame may announce. */
+  readonly limit: number;
+  /** false: another reader holds it. */
+  take(): boolean;
+  give(): void;
+}
+
+/** A frame header announced more than the normal limit while another connection holds the large-frame allowance. */
+export class FrameBusyError extends Error {
+  readonly length: number;
+  constructor(length: number) {
+    super(`A control frame of ${length} bytes needs the large-request allowance, and another large request is in progress.`);
+    this.name = 'FrameBusyError';
+    this.length = length;
+  }
+}
+
+/** The first allocation for a frame body; it grows by doubling as bytes arrive. */
+const FIRST_BODY_CHUNK = 64 * 1024;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * What is wrong with bytes msgpack refused, as a clause for a sentence
+ * (the decoder's own messages name its internals: buffer offsets, option names).
+ */
+export function msgpackProblem(err: unknown): string {
+  const m = err instanceof Error ? err.message : String(err);
+  const extra = /^Extra (\d+) of \d+ byte/.exec(m);
+  if (extra) return `${extra[1]} stray bytes follow the value`;
+  if (/Insufficient data|outside the bounds/.test(m)) return 'the data ends in the middle of a value';
+  if (/^Max length exceeded/.test(m)) return 'a length inside it is larger than the data';
+  const type = /^Unrecognized (?:array )?type byte: (0x[0-9a-f]+)/i.exec(m);
+  if (type) return `it holds the unknown type byte ${type[1]}`;
+  if (/__proto__/.test(m)) return 'a map uses the key __proto__';
+  if (/type of key/.test(m)) return 'a map key is neither a string nor a number';
+  return 'it is not valid msgpack';
+}
+
+/**
+ * Reassembles frames from stream chunks. Memory follows the bytes that
+ * arrived, not the header: the body buffer starts small and doubles (up to
+ * the announced length), so a header announcing 64 MiB followed by nothing
+ * allocates nothing; once a frame is handed out the reader holds no buffer.
  */
 export class FrameReader {
   readonly maxFrame: number;
+  readonly #large: LargeFrameAllowance | undefined;
   readonly #header = new Uint8Array(4);
   #headerFill = 0;
   #length = -1;
-  #chunks: Uint8Array[] = [];
+  #body: Uint8Array | undefined;
   #filled = 0;
-  #failed: FrameSizeError | undefined;
+  #holdsLarge = false;
+  #failed: FrameSizeError | FrameBusyError | undefined;
 
-  constructor(maxFrame: number = MAX_CONTROL_FRAME) {
+  /**
+   * @param large lets one frame at a time exceed maxFrame, up to large.limit
+   *   (taken at its header, given back when it completes or on dispose()).
+   */
+  constructor(maxFrame: number = MAX_CONTROL_FRAME, large?: LargeFrameAllowance) {
     this.maxFrame = maxFrame;
+    this.#large = large;
   }
 
   /**
-   * Feed bytes (copied as needed: the caller may reuse `bytes`); onFrame is
-   * called for every completed frame body, in order.
-   * @throws FrameSizeError when a header announces more than maxFrame; the
-   *   reader then refuses everything (the stream cannot be resynchronised).
+   * Feed bytes (copied: the caller may reuse `bytes`); onFrame is called for
+   * every completed frame body, in order, and owns it.
+   * @throws FrameSizeError when a header announces more than the limit, or
+   *   FrameBusyError when it needs the large-frame allowance and cannot have
+   *   it; the reader then refuses everything (the stream cannot be resynchronised).
    */
   push(bytes: Uint8Array, onFrame: (body: Uint8Array) => void): void {
     if (this.#failed) throw this.#failed;
@@ -122,22 +178,24 @@ export class FrameReader {
         at += take;
         if (this.#headerFill < 4) return;
         const length = new DataView(this.#header.buffer).getUint32(0, true);
-        if (length > this.maxFrame) {
-          this.#failed = new FrameSizeError(length, this.maxFrame);
-          throw this.#failed;
-        }
+        if (length > this.maxFrame) this.#takeLarge(length);
         this.#length = length;
         this.#headerFill = 0;
       }
       const take = Math.min(this.#length - this.#filled, bytes.length - at);
-      if (take > 0) this.#chunks.push(bytes.slice(at, at + take));
+      if (take > 0) {
+        this.#reserve(this.#filled + take);
+        this.#body!.set(bytes.subarray(at, at + take), this.#filled);
+      }
       this.#filled += take;
       at += take;
       if (this.#filled === this.#length) {
-        const body = this.#chunks.length === 1 ? this.#chunks[0]! : concat(this.#chunks, this.#length);
+        // #reserve never grows past the announced length, so the buffer is exactly the body.
+        const body = this.#body ?? EMPTY;
         this.#length = -1;
-        this.#chunks = [];
+        this.#body = undefined;
         this.#filled = 0;
+        this.#giveLarge();
         onFrame(body);
       }
     }
@@ -147,16 +205,45 @@ export class FrameReader {
   get pending(): number {
     return this.#filled + this.#headerFill;
   }
-}
 
-function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let p = 0;
-  for (const c of chunks) {
-    out.set(c, p);
-    p += c.length;
+  /** Bytes allocated for the incomplete frame (at most twice what arrived, and never more than it announced). */
+  get capacity(): number {
+    return this.#body?.length ?? 0;
   }
-  return out;
+
+  /** Drop the partial frame and give back the large-frame allowance (the connection closed). Idempotent. */
+  dispose(): void {
+    this.#body = undefined;
+    this.#filled = 0;
+    this.#giveLarge();
+  }
+
+  #takeLarge(length: number): void {
+    const large = this.#large;
+    if (large === undefined || length > large.limit) {
+      this.#failed = new FrameSizeError(length, large === undefined ? this.maxFrame : large.limit);
+    } else if (!large.take()) {
+      this.#failed = new FrameBusyError(length);
+    } else {
+      this.#holdsLarge = true;
+      return;
+    }
+    throw this.#failed;
+  }
+
+  #giveLarge(): void {
+    if (!this.#holdsLarge) return;
+    this.#holdsLarge = false;
+    this.#large!.give();
+  }
+
+  #reserve(needed: number): void {
+    const have = this.#body?.length ?? 0;
+    if (have >= needed) return;
+    const grown = new Uint8Array(Math.min(this.#length, Math.max(needed, have * 2, FIRST_BODY_CHUNK)));
+    if (this.#body !== undefined) grown.set(this.#body.subarray(0, this.#filled));
+    this.#body = grown;
+  }
 }
 
 /** Validate a decoded request; a string saying what is wrong, or the request. */

@@ -9,23 +9,34 @@
  * and the connection is closed (the stream cannot be resynchronised). One
  * connection's trouble never affects another's.
  *
+ * What hostile clients can make the server hold is bounded: at most
+ * `maxConnections` connections, each closed after `idleTimeoutMs` without a
+ * complete request, each charged to the process fd ledger; a partial frame
+ * costs the bytes that arrived, at most `maxFrame` per connection, except
+ * that one connection at a time (process-wide) may send a frame up to
+ * MAX_CONTROL_FRAME: a restore carries a whole snapshot, VRAM included.
+ *
  * The typed client is in control-client.ts (re-exported here).
  */
 import { logger } from '../util/log.ts';
 import { ConfigError, VfioError } from '../util/errors.ts';
 import { isSysError } from '../sys/sys-error.ts';
+import { processFdLedger, type FdLedger, type FdRegistration } from '../sys/fd-ledger.ts';
 import { listen, type UnixServer, type UnixSocket } from '../sys/socket.ts';
 import {
   CONTROL_CALLS,
+  FrameBusyError,
   FrameReader,
   FrameSizeError,
   MAX_CONTROL_FRAME,
   decodeBody,
   encodeFrame,
+  msgpackProblem,
   parseRequest,
   type ControlCall,
   type ControlErrorBody,
   type ControlReply,
+  type LargeFrameAllowance,
 } from './control-wire.ts';
 import { ManagerError, type CreateArgs, type Manager, type Resolution } from './manager.ts';
 
@@ -36,12 +47,33 @@ const log = logger('mgmt');
 
 /* ------------------------------------------------------------------ server */
 
+/** Largest request frame a connection may send without the large-frame allowance. */
+export const DEFAULT_CONTROL_MAX_FRAME = 1 << 20;
+export const DEFAULT_CONTROL_MAX_CONNECTIONS = 8;
+export const DEFAULT_CONTROL_IDLE_TIMEOUT_MS = 60_000;
+
 export interface ControlServerOptions {
   /** Socket path (0600; a stale file is replaced, a live one refused with EADDRINUSE). */
   readonly path: string;
   readonly manager: Manager;
-  /** @defaultValue MAX_CONTROL_FRAME */
+  /**
+   * Largest request frame without the large-frame allowance (one connection
+   * at a time may send up to MAX_CONTROL_FRAME).
+   * @defaultValue DEFAULT_CONTROL_MAX_FRAME (1 MiB)
+   */
   readonly maxFrame?: number;
+  /**
+   * Connections open at once; the next one gets an EBUSY error reply and is closed.
+   * @defaultValue DEFAULT_CONTROL_MAX_CONNECTIONS (8)
+   */
+  readonly maxConnections?: number;
+  /**
+   * A connection without a complete request for this long is closed; 0 never closes one.
+   * @defaultValue DEFAULT_CONTROL_IDLE_TIMEOUT_MS (60000)
+   */
+  readonly idleTimeoutMs?: number;
+  /** @defaultValue processFdLedger() */
+  readonly fdLedger?: FdLedger;
 }
 
 /** Counters for tests and logs. */
@@ -49,8 +81,34 @@ export interface ControlStats {
   connections: number;
   requests: number;
   errors: number;
-  /** Connections closed for a frame over the limit. */
+  /** Connections closed for a frame over the limit, or a large frame while another was in progress. */
   dropped: number;
+  /** Connections refused at accept: too many connections, or no fds to spare. */
+  refused: number;
+  /** Connections closed by the idle timeout. */
+  idle: number;
+}
+
+/**
+ * The large-frame allowance, one per process: memory is the process's, so
+ * several control servers (tests) share it too.
+ */
+const largeFrames: LargeFrameAllowance = (() => {
+  let taken = false;
+  return {
+    limit: MAX_CONTROL_FRAME,
+    take: () => !taken && (taken = true),
+    give: () => {
+      taken = false;
+    },
+  };
+})();
+
+function checkCount(value: number, what: string, min: number): number {
+  if (!Number.isSafeInteger(value) || value < min || value > 0x7fff_ffff) {
+    throw new ConfigError(`Control socket: ${what} ${String(value)} must be an integer of at least ${min}.`);
+  }
+  return value;
 }
 
 function argRecord(args: unknown, call: string): Record<string, unknown> {
@@ -119,18 +177,30 @@ export function errorBody(err: unknown): ControlErrorBody {
 
 export class ControlServer {
   readonly path: string;
-  readonly stats: ControlStats = { connections: 0, requests: 0, errors: 0, dropped: 0 };
+  readonly stats: ControlStats = { connections: 0, requests: 0, errors: 0, dropped: 0, refused: 0, idle: 0 };
   readonly #listener: UnixServer;
   readonly #manager: Manager;
   readonly #maxFrame: number;
-  readonly #sockets = new Set<UnixSocket>();
+  readonly #maxConnections: number;
+  readonly #idleTimeoutMs: number;
+  readonly #ledger: FdLedger;
+  readonly #fds: FdRegistration;
+  /** Accepted connections, with their frame readers. */
+  readonly #sockets = new Map<UnixSocket, FrameReader>();
+  /** Refused connections, closed as soon as their error reply is out. */
+  readonly #refused = new Set<UnixSocket>();
 
   private constructor(opts: ControlServerOptions) {
     this.path = opts.path;
     this.#manager = opts.manager;
-    this.#maxFrame = opts.maxFrame ?? MAX_CONTROL_FRAME;
+    this.#maxFrame = checkCount(opts.maxFrame ?? DEFAULT_CONTROL_MAX_FRAME, 'maxFrame', 1024);
+    if (this.#maxFrame > MAX_CONTROL_FRAME) throw new ConfigError(`Control socket: maxFrame ${this.#maxFrame} must be at most ${MAX_CONTROL_FRAME}.`);
+    this.#maxConnections = checkCount(opts.maxConnections ?? DEFAULT_CONTROL_MAX_CONNECTIONS, 'maxConnections', 1);
+    this.#idleTimeoutMs = checkCount(opts.idleTimeoutMs ?? DEFAULT_CONTROL_IDLE_TIMEOUT_MS, 'idleTimeoutMs', 0);
+    this.#ledger = opts.fdLedger ?? processFdLedger();
     // No fds on the control socket: any that arrive are closed by the socket layer.
     this.#listener = listen(opts.path, { mode: 0o600, maxFds: 0 });
+    this.#fds = this.#ledger.register(this.#maxConnections, 1);
     this.#listener.on('connection', (s) => this.#accept(s));
     this.#listener.on('error', (err) => log.warn(`control: accept failed: ${err.message}`));
   }
@@ -144,35 +214,84 @@ export class ControlServer {
     return this.#sockets.size;
   }
 
+  /** Bytes the connections' frame readers hold for incomplete frames. */
+  get buffered(): number {
+    let sum = 0;
+    for (const reader of this.#sockets.values()) sum += reader.capacity;
+    return sum;
+  }
+
   /** Stop listening, close every connection, remove the socket file. Idempotent. */
   close(): void {
     this.#listener.close();
-    for (const s of this.#sockets) s.close();
-    this.#sockets.clear();
+    this.#fds.release();
+    for (const s of [...this.#sockets.keys(), ...this.#refused]) s.close();
   }
 
   #accept(socket: UnixSocket): void {
+    if (this.#sockets.size >= this.#maxConnections) {
+      this.#refuse(socket, 'EBUSY', `The control socket already has ${this.#maxConnections} connections; close one and retry.`);
+      return;
+    }
+    const account = this.#ledger.open('control connection', 1);
+    if (account === undefined) {
+      this.#refuse(socket, 'EMFILE', 'The server has no file descriptors to spare for another control connection; close one and retry.');
+      return;
+    }
+    socket.setFdCharger(account);
     this.stats.connections++;
-    this.#sockets.add(socket);
-    const reader = new FrameReader(this.#maxFrame);
+    const reader = new FrameReader(this.#maxFrame, largeFrames);
+    this.#sockets.set(socket, reader);
     let dropping = false;
-    socket.on('close', () => this.#sockets.delete(socket));
+    // unref: an idle client must not keep a server that is otherwise done alive.
+    const idle = this.#idleTimeoutMs === 0 ? undefined : setTimeout(() => {
+      this.stats.idle++;
+      log.info(`control: closing a connection that sent no complete request for ${this.#idleTimeoutMs} ms.`);
+      socket.close();
+    }, this.#idleTimeoutMs).unref();
+    socket.on('close', () => {
+      clearTimeout(idle);
+      reader.dispose();
+      account.close();
+      this.#sockets.delete(socket);
+    });
     socket.on('data', (bytes) => {
       if (dropping) return;
       try {
-        reader.push(bytes, (body) => this.#handle(socket, body));
+        reader.push(bytes, (body) => {
+          idle?.refresh();
+          this.#handle(socket, body);
+        });
       } catch (err) {
-        if (!(err instanceof FrameSizeError)) throw err;
+        if (!(err instanceof FrameSizeError || err instanceof FrameBusyError)) throw err;
         dropping = true;
         this.stats.dropped++;
         this.stats.errors++;
+        // Give the allowance back now, not when the peer gets round to closing.
+        reader.dispose();
         log.warn(`control: ${err.message} Closing that connection.`);
-        this.#reply(socket, { id: null, ok: false, error: { code: 'EFRAME', message: `${err.message} The connection is closed.` } });
-        socket.pause();
-        if (socket.queuedBytes === 0) socket.close();
-        else socket.once('drain', () => socket.close());
+        const code = err instanceof FrameBusyError ? 'EBUSY' : 'EFRAME';
+        this.#closeWith(socket, { id: null, ok: false, error: { code, message: `${err.message} The connection is closed.` } });
       }
     });
+  }
+
+  /** Answer a connection we do not take with one error reply, then close it. */
+  #refuse(socket: UnixSocket, code: string, message: string): void {
+    this.stats.refused++;
+    this.stats.errors++;
+    log.warn(`control: refusing a connection: ${message}`);
+    this.#refused.add(socket);
+    socket.on('close', () => this.#refused.delete(socket));
+    this.#closeWith(socket, { id: null, ok: false, error: { code, message } });
+  }
+
+  /** Send a last reply, read nothing more, close once it is out. */
+  #closeWith(socket: UnixSocket, reply: ControlReply): void {
+    this.#reply(socket, reply);
+    socket.pause();
+    if (socket.queuedBytes === 0) socket.close();
+    else socket.once('drain', () => socket.close());
   }
 
   #handle(socket: UnixSocket, body: Uint8Array): void {
@@ -182,8 +301,7 @@ export class ControlServer {
       raw = decodeBody(body);
     } catch (err) {
       this.stats.errors++;
-      const why = err instanceof Error ? err.message : String(err);
-      this.#reply(socket, { id: null, ok: false, error: { code: 'EMSGPACK', message: sentence(`The frame is not valid msgpack (${why})`) } });
+      this.#reply(socket, { id: null, ok: false, error: { code: 'EMSGPACK', message: `The frame is not valid msgpack: ${msgpackProblem(err)}.` } });
       return;
     }
     const req = parseRequest(raw);
@@ -216,8 +334,9 @@ export class ControlServer {
     } catch (err) {
       frame = encodeFrame({ id: reply.id, ok: false, error: errorBody(err) });
     }
-    if (frame[1].length > this.#maxFrame) {
-      frame = encodeFrame({ id: reply.id, ok: false, error: { code: 'EFRAME', message: `The reply of ${frame[1].length} bytes exceeds the ${this.#maxFrame}-byte frame limit.` } });
+    // Replies are not bounded by maxFrame (a snapshot reply holds the VRAM), only by what clients accept.
+    if (frame[1].length > MAX_CONTROL_FRAME) {
+      frame = encodeFrame({ id: reply.id, ok: false, error: { code: 'EFRAME', message: `The reply of ${frame[1].length} bytes exceeds the ${MAX_CONTROL_FRAME}-byte frame limit.` } });
     }
     socket.send(frame);
   }

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { ConfigError, VfioError } from '../util/errors.ts';
 import { logger } from '../util/log.ts';
 import { checkSocketPathLength, ensurePrivateDir } from '../sys/trusted-path.ts';
+import { showSent } from '../pci/format.ts';
 import { memfdMemoryFactory } from '../sys/memfd.ts';
 import type { MemoryFactory } from '../sys/memory.ts';
 import type { VfioDevice } from '../vfio/device.ts';
@@ -209,7 +210,7 @@ export function deviceSocketPath(dir: string, name: string): string {
  */
 export function checkDeviceName(name: unknown, dir: string): asserts name is string {
   if (typeof name !== 'string' || !NAME_RE.test(name)) {
-    throw new ConfigError(`Device name "${String(name)}" must start with a letter or digit and may only use letters, digits, '.', '_' and '-'.`);
+    throw new ConfigError(`Device name ${typeof name === 'string' ? `"${name}"` : showSent(name)} must start with a letter or digit and may only use letters, digits, '.', '_' and '-'.`);
   }
   if (name.length > MAX_NAME_LENGTH) throw new ConfigError(`Device name "${name}" is ${name.length} characters long; at most ${MAX_NAME_LENGTH} are allowed.`);
   if (RESERVED_NAMES.has(name)) throw new ConfigError(`Device name "${name}" is reserved (its socket would be the control socket).`);
@@ -258,10 +259,10 @@ export class Manager {
     if (typeof args.type !== 'string') throw new ConfigError('create needs the type name, e.g. "mbochs-small".');
     const type = deviceType(args.type);
     const quirks = args.quirks ?? 'none';
-    if (quirks !== 'none' && quirks !== 'upstream') throw new ConfigError(`quirks must be none or upstream, not "${String(quirks)}".`);
+    if (quirks !== 'none' && quirks !== 'upstream') throw new ConfigError(`quirks must be none or upstream, not ${showSent(quirks)}.`);
     if (args.vbe !== undefined && !type.vbe) throw new ConfigError(`The vbe option applies to mbochs types only, not to ${type.name}.`);
     const vbe = type.vbe ? args.vbe ?? 'sample' : null;
-    if (vbe !== null && vbe !== 'sample' && vbe !== 'strict') throw new ConfigError(`vbe must be sample or strict, not "${String(vbe)}".`);
+    if (vbe !== null && vbe !== 'sample' && vbe !== 'strict') throw new ConfigError(`vbe must be sample or strict, not ${showSent(vbe)}.`);
     if ((args.resolution !== undefined || args.noEdid === true) && !type.edid) {
       throw new ConfigError(`${type.name} has no EDID region, so resolution and noEdid do not apply (its mode is fixed).`);
     }
@@ -272,7 +273,7 @@ export class Manager {
     let uuid: string;
     if (args.uuid !== undefined) {
       if (typeof args.uuid !== 'string' || !UUID_RE.test(args.uuid)) {
-        throw new ConfigError(`UUID "${String(args.uuid)}" is not of the form 8-4-4-4-12 hex digits.`);
+        throw new ConfigError(`UUID ${typeof args.uuid === 'string' ? `"${args.uuid}"` : showSent(args.uuid)} is not of the form 8-4-4-4-12 hex digits.`);
       }
       uuid = args.uuid.toLowerCase();
       if (this.#byUuid(uuid)) throw new ManagerError('EEXIST', `A device with UUID ${uuid} already exists.`);

@@ -20,6 +20,8 @@
 import { readFileSync } from 'node:fs';
 import { decode, encode } from '@msgpack/msgpack';
 import { ConfigError } from '../util/errors.ts';
+import { showSent } from '../pci/format.ts';
+import { msgpackProblem } from './control-wire.ts';
 import type { DeviceType } from './device-types.ts';
 
 export const SNAPSHOT_FORMAT = 'mdevsim-snapshot';
@@ -72,24 +74,24 @@ export function openSnapshot(bytes: Uint8Array, target: { name: string; type: De
   try {
     raw = decode(bytes);
   } catch (err) {
-    throw new ConfigError(`The data is not an mdevsim snapshot (msgpack: ${err instanceof Error ? err.message : String(err)}).`);
+    throw new ConfigError(`The data is not an mdevsim snapshot: ${msgpackProblem(err)}.`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || (raw as { format?: unknown }).format !== SNAPSHOT_FORMAT) {
     throw new ConfigError(`The data is not an mdevsim snapshot (no "format": "${SNAPSHOT_FORMAT}" record).`);
   }
   const r = raw as Partial<Record<keyof SnapshotRecord, unknown>>;
   if (r.version !== SNAPSHOT_VERSION) {
-    throw new ConfigError(`The snapshot record has version ${String(r.version)}; this build reads version ${SNAPSHOT_VERSION} only.`);
+    throw new ConfigError(`The snapshot record has version ${showSent(r.version)}; this build reads version ${SNAPSHOT_VERSION} only.`);
   }
   if (r.type !== target.type.name) {
-    throw new ConfigError(`The snapshot was taken from a device of type ${String(r.type)} and cannot be restored into ${target.name}, whose type is ${target.type.name}.`);
+    throw new ConfigError(`The snapshot was taken from a device of type ${showSent(r.type)} and cannot be restored into ${target.name}, whose type is ${target.type.name}.`);
   }
   const expected = snapshotCompatibility(target.type);
   if (r.compatibility !== expected) {
-    throw new ConfigError(`The snapshot's layout "${String(r.compatibility)}" is not the one this build reads ("${expected}"), so it cannot be restored.`);
+    throw new ConfigError(`The snapshot's layout "${showSent(r.compatibility)}" is not the one this build reads ("${expected}"), so it cannot be restored.`);
   }
   if (r.quirks !== target.quirks) {
-    throw new ConfigError(`The snapshot was taken with quirks '${String(r.quirks)}' and ${target.name} runs with quirks '${target.quirks}'.`);
+    throw new ConfigError(`The snapshot was taken with quirks '${showSent(r.quirks)}' and ${target.name} runs with quirks '${target.quirks}'.`);
   }
   if (r.device === null || typeof r.device !== 'object' || Array.isArray(r.device)) {
     throw new ConfigError('The snapshot has no device record.');

@@ -6,7 +6,6 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode, encode } from '@msgpack/msgpack';
@@ -14,6 +13,7 @@ import { PNG } from 'pngjs';
 import { Manager } from '../../../src/mgmt/manager.ts';
 import { ControlClient, ControlError, ControlServer } from '../../../src/mgmt/control.ts';
 import { FrameReader, FrameSizeError, MAX_CONTROL_FRAME, encodeFrame } from '../../../src/mgmt/control-wire.ts';
+import { frame, raw } from '../../support/control-raw.ts';
 import { DEVICE_TYPES } from '../../../src/mgmt/device-types.ts';
 import { memfdMemoryFactory } from '../../../src/sys/memfd.ts';
 
@@ -101,34 +101,38 @@ describe('ControlClient', () => {
   });
 });
 
-/** A raw connection that collects replies. */
-async function raw(path: string): Promise<{ sock: Socket; replies: Record<string, unknown>[]; closed: Promise<void>; next(): Promise<Record<string, unknown>>; send(b: Uint8Array): void }> {
-  const sock = createConnection(path);
-  await new Promise<void>((ok, fail) => { sock.once('connect', ok); sock.once('error', fail); });
-  const replies: Record<string, unknown>[] = [];
-  const reader = new FrameReader();
-  let waiter: (() => void) | undefined;
-  sock.on('data', (d) => reader.push(d, (f) => { replies.push(decode(f) as Record<string, unknown>); waiter?.(); }));
-  const closed = new Promise<void>((ok) => sock.once('close', () => ok()));
-  let taken = 0;
-  return {
-    sock, replies, closed,
-    send: (b) => void sock.write(b),
-    next: async () => {
-      while (replies.length <= taken) await new Promise<void>((ok) => { waiter = ok; });
-      return replies[taken++]!;
-    },
-  };
-}
-
-/** u32 LE length + body, by hand. */
-function frame(body: Uint8Array): Uint8Array {
-  const header = Buffer.alloc(4);
-  header.writeUInt32LE(body.length);
-  return Buffer.concat([header, body]);
-}
-
 describe('malformed input', () => {
+  it('bad args to every call: one sentence naming what is wrong, never a JS internal', async () => {
+    const c = await ControlClient.connect(server.path);
+    try {
+      await c.create({ type: 'mbochs-small', name: 'a' });
+      const snap = decode(await c.snapshot('a')) as { device: Record<string, unknown> };
+      const garbage: unknown[] = [null, 7, 'x', [1], {}, new Uint8Array(2), { kind: null }];
+      const attempts: [string, unknown][] = [];
+      for (const call of ['create', 'remove', 'describe', 'set-resolution', 'screenshot', 'snapshot', 'restore']) {
+        for (const g of garbage) attempts.push([call, g], [call, { name: g }]);
+      }
+      for (const g of garbage) {
+        attempts.push(['create', { type: 'mbochs-small', uuid: g }], ['create', { type: 'mbochs-small', name: g }], ['create', { type: g }]);
+        attempts.push(['set-resolution', { name: 'a', resolution: g }], ['restore', { name: 'a', snapshot: g }]);
+        for (const part of ['config', 'dispi', 'edid', 'mmio', 'format', 'vram']) {
+          attempts.push(['restore', { name: 'a', snapshot: encode({ ...snap, device: { ...snap.device, [part]: g } }) }]);
+        }
+      }
+      attempts.push(['restore', { name: 'a', snapshot: new Uint8Array(0) }]);
+      for (const [call, args] of attempts) {
+        const err = await c.call(call, args).then(() => undefined, (e: unknown) => e as ControlError);
+        if (err === undefined) continue; // e.g. create with a garbage uuid of null is just "no uuid"
+        expect(err.code, `${call} ${String(args)}`).not.toBe('EINTERNAL');
+        expect(err.message).not.toMatch(/Cannot read|\[object|undefined|buffer\[|DataView|TypeError|is not a function/);
+        expect(err.message).toMatch(/\.$/);
+        expect(err.message, 'one sentence').not.toMatch(/\. [A-Z]/);
+      }
+    } finally {
+      c.close();
+    }
+  });
+
   it('bad msgpack, a non-request, a bad id: error replies, and the connection keeps working', async () => {
     const r = await raw(server.path);
     try {

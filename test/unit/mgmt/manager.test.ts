@@ -286,7 +286,7 @@ describe('snapshot / restore', () => {
       [strict.name, snap, /^The snapshot cannot be restored into mbochs-medium-2: .*vbe sample differs.*\.$/],
       [medium.name, tampered({ compatibility: 'mbochs; mdevsim-mbochs v1; mdevsim 0.0.1' }), /^The snapshot's layout "mbochs; mdevsim-mbochs v1; mdevsim 0\.0\.1" is not the one this build reads \(".*"\), so it cannot be restored\.$/],
       [medium.name, tampered({ version: 2 }), /version 2; this build reads version 1 only\.$/],
-      [medium.name, new Uint8Array([0xc1, 1, 2]), /^The data is not an mdevsim snapshot \(msgpack: .*\)\.$/],
+      [medium.name, new Uint8Array([0xc1, 1, 2]), /^The data is not an mdevsim snapshot: [^.]*\.$/],
       [medium.name, encode({ hello: 1 }), /^The data is not an mdevsim snapshot/],
     ];
     for (const [target, bytes, re] of cases) {
