@@ -37,6 +37,8 @@ commands:
                --handshake-timeout MS (close a connection without VERSION, default 3000)
                --client-output-limit BYTES (stop reading a client with more replies queued, default 1M)
                --shutdown-timeout MS (on SIGINT/SIGTERM, drop clients after, default 2000)
+               --control-max-connections N (default 8)   --control-idle-timeout MS (default 60000)
+               --view-max-clients N (live-view event streams at once, default 8)
   types        the device types and how many more instances fit
   create TYPE  [--name NAME] [--uuid UUID] [--quirks none|upstream] [--vbe sample|strict]
                [--resolution WxH] [--no-edid]
@@ -240,7 +242,7 @@ async function takeScreenshot(target: string, via: string, v: CommonValues): Pro
 }
 
 /** A whole number flag in [1, max]. */
-function countArg(flag: string, text: string | undefined, fallback: number, max: number): number {
+function countArg<F extends number | undefined>(flag: string, text: string | undefined, fallback: F, max: number): number | F {
   if (text === undefined) return fallback;
   const n = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} must be a whole number from 1 to ${max}, not "${text}".`);
@@ -294,6 +296,9 @@ async function main(argv: string[], out: Out): Promise<number> {
         'handshake-timeout': { type: 'string' },
         'client-output-limit': { type: 'string' },
         'shutdown-timeout': { type: 'string' },
+        'control-max-connections': { type: 'string' },
+        'control-idle-timeout': { type: 'string' },
+        'view-max-clients': { type: 'string' },
       }, []);
       const view = values.view === undefined ? undefined : Number(values.view);
       if (view !== undefined && (!Number.isInteger(view) || view < 0 || view > 65535)) throw new UsageError(`--view must be a TCP port (0-65535), not "${values.view}".`);
@@ -316,6 +321,11 @@ async function main(argv: string[], out: Out): Promise<number> {
           handshakeTimeoutMs: countArg('--handshake-timeout', values['handshake-timeout'], SERVER_DEFAULTS.handshakeTimeoutMs, 3_600_000),
           outputLimit: sizeArg('--client-output-limit', values['client-output-limit'], SERVER_DEFAULTS.outputLimit),
         },
+        controlLimits: {
+          maxConnections: countArg('--control-max-connections', values['control-max-connections'], undefined, 1024),
+          idleTimeoutMs: countArg('--control-idle-timeout', values['control-idle-timeout'], undefined, 86_400_000),
+        },
+        viewMaxClients: countArg('--view-max-clients', values['view-max-clients'], undefined, 1024),
         shutdownTimeoutMs: countArg('--shutdown-timeout', values['shutdown-timeout'], DEFAULT_SHUTDOWN_TIMEOUT_MS, 600_000),
         json: values.json ?? false,
         out,

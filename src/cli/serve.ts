@@ -41,6 +41,10 @@ export interface ServeOptions {
   readonly view?: number;
   /** Per-connection bounds of every device server. */
   readonly server?: ManagerOptions['server'];
+  /** Control socket bounds (src/mgmt/control.ts defaults). */
+  readonly controlLimits?: { readonly maxConnections?: number | undefined; readonly idleTimeoutMs?: number | undefined };
+  /** Most live-view event streams at once (src/display/live-view.ts default). */
+  readonly viewMaxClients?: number | undefined;
   /** On SIGINT/SIGTERM, clients get this long to take their queued replies. @defaultValue DEFAULT_SHUTDOWN_TIMEOUT_MS */
   readonly shutdownTimeoutMs?: number;
   readonly json: boolean;
@@ -118,7 +122,11 @@ export function startServing(opts: ServeOptions): Serving {
         device: manager.device(created.name), server: manager.server(created.name),
       });
     }
-    if (opts.control ?? true) control = ControlServer.listen({ path: controlSocketPath(opts.dir), manager });
+    if (opts.control ?? true) control = ControlServer.listen({
+      path: controlSocketPath(opts.dir), manager,
+      ...(opts.controlLimits?.maxConnections !== undefined ? { maxConnections: opts.controlLimits.maxConnections } : {}),
+      ...(opts.controlLimits?.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.controlLimits.idleTimeoutMs } : {}),
+    });
   } catch (err) {
     stop();
     throw err;

@@ -121,7 +121,7 @@ const attacks: Attack[] = [
       for (let i = 0; i < 8; i++) {
         const s = await connect(serve.control!);
         const header = new Uint8Array(4);
-        new DataView(header.buffer).setUint32(0, 60 * MIB, false);
+        new DataView(header.buffer).setUint32(0, 60 * MIB, true); // u32 LE length (control-wire.ts)
         s.send(header);
         s.send(new Uint8Array(MIB)); // part of the body, never finished
         socks.push(s);

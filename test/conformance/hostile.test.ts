@@ -16,6 +16,7 @@ import { ControlClient } from '../../src/mgmt/control-client.ts';
 import { createMemfd } from '../../src/sys/memfd.ts';
 import * as P from '../../src/vfio-user/protocol.ts';
 import { dmaMapRequest, regionAccessRequest } from '../../src/vfio-user/requests.ts';
+import { raw, header } from '../support/control-raw.ts';
 
 /** Peak resident growth one attacker may cause (docs/security.md names ~4 MiB per connection; the rest is Node's own slack). */
 const MEMORY_BOUND = 64 << 20;
@@ -172,5 +173,23 @@ describe('hostile clients against a serve process', () => {
     expect(last.error).toBe(28); // ENOSPC
     expect(attacker.errors.length).toBe(1);
     attacker.close();
+  });
+
+  it('control connections announcing 60 MiB frames: one may hold the large-frame allowance, the rest get EBUSY; memory stays bounded and list() answers', async () => {
+    serve = await startServe();
+    const pid = serve.child.pid!;
+    const before = memoryOf(pid);
+    const attackers = await Promise.all(Array.from({ length: 8 }, () => raw(serve!.control!)));
+    for (const a of attackers) {
+      a.send(header(60 * MIB));
+      a.send(new Uint8Array(MIB)); // part of the body, never finished
+    }
+    const refused = await Promise.all(attackers.slice(1).map(async (a) => ({ reply: await a.next(), closed: await a.closed })));
+    for (const r of refused) expect(r.reply).toMatchObject({ error: { code: 'EBUSY' } });
+    const control = await ControlClient.connect(serve.control!);
+    expect((await control.list()).length).toBe(2);
+    control.close();
+    expect(memoryOf(pid).hwm - before.hwm).toBeLessThan(MEMORY_BOUND);
+    for (const a of attackers) a.sock.destroy();
   });
 });
