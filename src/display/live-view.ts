@@ -12,8 +12,15 @@
  * events holding PNGs of the damaged rectangles only, or one full frame
  * when the damage covers most of the screen; a new mode sends `mode`, a
  * display without a plane sends `none`. All pages share one stream of
- * events; a page that connects (or falls behind: its socket buffer full)
- * gets a snapshot of every device first.
+ * events, each encoded once however many pages watch; a page that connects
+ * gets a snapshot of every device first, whose full frames are cached per
+ * device frame (a hundred pages connecting cost one PNG encode).
+ *
+ * Bounds against hostile or stuck clients: at most `maxClients` event
+ * streams (503 beyond), a stream whose unsent backlog exceeds
+ * `maxBacklogBytes` at a poll is dropped (the page's EventSource reconnects
+ * and resynchronises from a snapshot), and every HTTP socket is charged to
+ * the process fd ledger.
  *
  * Security: the view has no authentication, so it only binds loopback
  * addresses, and answers only requests whose Host header names a loopback
@@ -25,6 +32,7 @@ import { isIP } from 'node:net';
 import type { VfioDevice } from '../vfio/device.ts';
 import { ConfigError } from '../util/errors.ts';
 import { logger } from '../util/log.ts';
+import { processFdLedger, type FdLedger } from '../sys/fd-ledger.ts';
 import { boundingRect, cropRgba, damage, rgbaToPng, type Rect, type RgbaImage } from './image.ts';
 import { noPlane, renderDisplay, type DisplayState, type NoPlaneReason } from './no-plane.ts';
 import { readDisplay, type PlaneMode } from './plane-source.ts';
@@ -66,6 +74,32 @@ export interface LiveViewOptions {
    * @defaultValue 8
    */
   readonly maxPatches?: number;
+  /**
+   * Event streams open at once; one more gets HTTP 503.
+   * @defaultValue 8
+   */
+  readonly maxClients?: number;
+  /**
+   * A stream whose unsent bytes exceed this at a poll is dropped.
+   * @defaultValue 8 MiB
+   */
+  readonly maxBacklogBytes?: number;
+  /** @defaultValue processFdLedger() */
+  readonly fdLedger?: FdLedger;
+}
+
+/** Counters of the whole view (tests, logs). */
+export interface LiveViewStats {
+  /** Event streams open now. */
+  readonly clients: number;
+  /** Event streams refused with 503 (maxClients). */
+  readonly refused: number;
+  /** Event streams dropped for their backlog (maxBacklogBytes). */
+  readonly dropped: number;
+  /** HTTP sockets closed at accept for want of fds (the fd ledger). */
+  readonly noFds: number;
+  /** PNG encodes over all devices. */
+  readonly encodes: number;
 }
 
 /** Per-device counters, as /state.json reports them. */
@@ -86,6 +120,8 @@ export interface LiveViewDeviceState {
   readonly lastPatch: PatchRect | null;
   /** PNG bytes encoded for patch events (before base64). */
   readonly pngBytes: number;
+  /** PNG encodes for this device (patches and snapshot frames), independent of how many pages watch. */
+  readonly encodes: number;
 }
 
 /** The `mode` event's fields (docs/live-view.md). */
@@ -116,6 +152,7 @@ export interface LiveView {
   readonly port: number;
   /** Counters per device (what /state.json returns under `devices`). */
   state(): LiveViewDeviceState[];
+  stats(): LiveViewStats;
   /** Stop polling, end every event stream and connection, close the listener. Idempotent. */
   close(): Promise<void>;
 }
@@ -124,8 +161,10 @@ export interface LiveView {
 export const LIVE_VIEW_PROTOCOL = 1;
 
 const HEARTBEAT_MS = 15_000;
-/** Bytes queued on a page's socket beyond which it is considered behind (and resynchronised on drain). */
-const MAX_QUEUED = 16 * 1024 * 1024;
+export const DEFAULT_LIVE_VIEW_MAX_CLIENTS = 8;
+export const DEFAULT_LIVE_VIEW_MAX_BACKLOG = 8 * 1024 * 1024;
+/** HTTP sockets beyond the event streams: the page, /state.json, screenshots, a browser's spare keep-alive sockets. */
+const PLAIN_HTTP_SOCKETS = 8;
 
 interface Tracked {
   readonly name: string;
@@ -140,12 +179,13 @@ interface Tracked {
   fullFrames: number;
   lastPatch: PatchRect | null;
   pngBytes: number;
+  encodes: number;
+  /** The full frame as base64 PNG, for frame number `frame`: what every snapshot of this frame sends. */
+  fullPng: { readonly frame: number; readonly base64: string; readonly bytes: number } | null;
 }
 
 interface Client {
   readonly res: ServerResponse;
-  /** The socket buffer is full: events are skipped until 'drain', then a snapshot resynchronises. */
-  behind: boolean;
 }
 
 /**
@@ -157,11 +197,16 @@ export async function startLiveView(opts: LiveViewOptions): Promise<LiveView> {
   const pollMs = opts.pollMs ?? 100;
   const fullFrameFraction = opts.fullFrameFraction ?? 0.5;
   const maxPatches = opts.maxPatches ?? 8;
+  const maxClients = opts.maxClients ?? DEFAULT_LIVE_VIEW_MAX_CLIENTS;
+  const maxBacklog = opts.maxBacklogBytes ?? DEFAULT_LIVE_VIEW_MAX_BACKLOG;
+  const ledger = opts.fdLedger ?? processFdLedger();
   if (!isLoopback(host)) throw new ConfigError(`Live view: host ${JSON.stringify(host)} is not a loopback address; the view has no authentication, so it only listens on 127.0.0.1, ::1 or localhost.`);
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new ConfigError(`Live view: port ${String(opts.port)} must be an integer 0–65535 (0 picks a free port).`);
   if (!Number.isFinite(pollMs) || pollMs < 10 || pollMs > 60_000) throw new ConfigError(`Live view: pollMs ${String(pollMs)} must be 10–60000.`);
   if (!(fullFrameFraction >= 0 && fullFrameFraction <= 1)) throw new ConfigError(`Live view: fullFrameFraction ${String(fullFrameFraction)} must be 0–1.`);
   if (!Number.isInteger(maxPatches) || maxPatches < 1) throw new ConfigError(`Live view: maxPatches ${String(maxPatches)} must be a positive integer.`);
+  if (!Number.isInteger(maxClients) || maxClients < 1 || maxClients > 10_000) throw new ConfigError(`Live view: maxClients ${String(maxClients)} must be an integer 1–10000.`);
+  if (!Number.isSafeInteger(maxBacklog) || maxBacklog < 1) throw new ConfigError(`Live view: maxBacklogBytes ${String(maxBacklog)} must be a positive integer.`);
 
   const tracked = new Map<string, Tracked>();
   const clients = new Set<Client>();
@@ -170,31 +215,32 @@ export async function startLiveView(opts: LiveViewOptions): Promise<LiveView> {
   let pollTimer: NodeJS.Timeout | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
+  const counts = { refused: 0, dropped: 0, noFds: 0 };
 
   /* ---------------------------------------------------------- events */
 
   const message = (type: string, data: unknown): string => `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 
-  /**
-   * Queue an event for one page. A page whose socket holds more than
-   * MAX_QUEUED unsent bytes is behind: it gets nothing until its socket
-   * has drained, then one snapshot (so a slow page skips frames instead of
-   * growing our memory). Snapshots themselves are written unconditionally.
-   */
-  const write = (c: Client, text: string, force = false): void => {
+  const write = (c: Client, text: string): void => {
     if (c.res.writableEnded || c.res.destroyed) return;
-    if (!force) {
-      if (c.behind) return;
-      if (c.res.writableLength > MAX_QUEUED) {
-        c.behind = true;
-        c.res.once('drain', () => {
-          c.behind = false;
-          if (clients.has(c)) sendSnapshot(c);
-        });
-        return;
-      }
-    }
     c.res.write(text);
+  };
+
+  /**
+   * Drop the pages that did not take what the last polls sent. Checked per
+   * poll, not per write: one poll's events may together exceed the limit
+   * for a page that reads fine (a large full frame), and the next poll's
+   * backlog tells the two apart.
+   */
+  const dropBacklogged = (): void => {
+    for (const c of clients) {
+      const backlog = c.res.writableLength;
+      if (backlog <= maxBacklog) continue;
+      counts.dropped++;
+      log.warn(`live view: dropping an event stream with ${backlog} unsent bytes (limit ${maxBacklog}); the page reconnects and resynchronises.`);
+      clients.delete(c);
+      c.res.destroy();
+    }
   };
   const broadcast = (type: string, data: unknown): void => {
     if (clients.size === 0) return;
@@ -204,26 +250,42 @@ export async function startLiveView(opts: LiveViewOptions): Promise<LiveView> {
 
   const modeEvent = (t: Tracked): unknown => ({ device: t.name, frame: t.frame, ...t.mode });
   const noneEvent = (t: Tracked): unknown => ({ device: t.name, frame: t.frame, ...t.none });
+  /** The current frame (t.last) as base64 PNG, encoded at most once per frame. */
+  const fullPng = (t: Tracked, mode: LiveViewMode, last: Uint8Array): { base64: string; bytes: number } => {
+    if (t.fullPng === null || t.fullPng.frame !== t.frame) {
+      const png = rgbaToPng({ width: mode.width, height: mode.height, data: last });
+      t.encodes++;
+      t.fullPng = { frame: t.frame, base64: png.toString('base64'), bytes: png.length };
+    }
+    return t.fullPng;
+  };
   /** Encode one patch; counts it. */
-  const patchEvent = (t: Tracked, img: RgbaImage, r: Rect, full: boolean): unknown => {
-    const png = rgbaToPng(full ? img : cropRgba(img, r));
+  const patchEvent = (t: Tracked, mode: LiveViewMode, img: RgbaImage, r: Rect, full: boolean): unknown => {
+    let png: { base64: string; bytes: number };
+    if (full) {
+      png = fullPng(t, mode, img.data);
+    } else {
+      const cropped = rgbaToPng(cropRgba(img, r));
+      t.encodes++;
+      png = { base64: cropped.toString('base64'), bytes: cropped.length };
+    }
     t.patches++;
     if (full) t.fullFrames++;
-    t.pngBytes += png.length;
+    t.pngBytes += png.bytes;
     t.lastPatch = { x: r.x, y: r.y, w: r.width, h: r.height, full };
-    return { device: t.name, frame: t.frame, x: r.x, y: r.y, w: r.width, h: r.height, full, png: png.toString('base64') };
+    return { device: t.name, frame: t.frame, x: r.x, y: r.y, w: r.width, h: r.height, full, png: png.base64 };
   };
 
   function sendSnapshot(c: Client): void {
-    const send = (type: string, data: unknown): void => write(c, message(type, data), true);
+    const send = (type: string, data: unknown): void => write(c, message(type, data));
     send('hello', { version: LIVE_VIEW_PROTOCOL, pollMs });
     send('devices', { names });
     for (const t of tracked.values()) {
       if (t.mode !== null && t.last !== null) {
         send('mode', modeEvent(t));
-        // A snapshot is not a new patch: encoded here without touching the counters.
-        const png = rgbaToPng({ width: t.mode.width, height: t.mode.height, data: t.last });
-        send('patch', { device: t.name, frame: t.frame, x: 0, y: 0, w: t.mode.width, h: t.mode.height, full: true, png: png.toString('base64') });
+        // A snapshot is not a new patch: the patch counters stay, only `encodes` may move.
+        const png = fullPng(t, t.mode, t.last);
+        send('patch', { device: t.name, frame: t.frame, x: 0, y: 0, w: t.mode.width, h: t.mode.height, full: true, png: png.base64 });
       } else if (t.none !== null) {
         send('none', noneEvent(t));
       }
@@ -234,6 +296,7 @@ export async function startLiveView(opts: LiveViewOptions): Promise<LiveView> {
 
   function tick(): void {
     lastTickAt = performance.now();
+    dropBacklogged();
     let list: LiveViewDevice[];
     try {
       list = [];
@@ -256,7 +319,7 @@ export async function startLiveView(opts: LiveViewOptions): Promise<LiveView> {
     for (const { name, device } of list) {
       let t = tracked.get(name);
       if (t === undefined) {
-        t = { name, mode: null, none: null, last: null, spare: null, frame: 0, patches: 0, fullFrames: 0, lastPatch: null, pngBytes: 0 };
+        t = { name, mode: null, none: null, last: null, spare: null, frame: 0, patches: 0, fullFrames: 0, lastPatch: null, pngBytes: 0, encodes: 0, fullPng: null };
         tracked.set(name, t);
       }
       try {
@@ -292,6 +355,7 @@ export async function startLiveView(opts: LiveViewOptions): Promise<LiveView> {
     t.mode = null;
     t.last = null;
     t.spare = null;
+    t.fullPng = null;
     t.none = { reason: state.reason, message: state.message };
     broadcast('none', noneEvent(t));
   }
@@ -305,7 +369,7 @@ export async function startLiveView(opts: LiveViewOptions): Promise<LiveView> {
       t.spare = t.last !== null && t.last.length === img.data.length ? t.last : null;
       t.last = img.data;
       broadcast('mode', modeEvent(t));
-      if (clients.size > 0) broadcast('patch', patchEvent(t, img, full, true));
+      if (clients.size > 0) broadcast('patch', patchEvent(t, mode, img, full, true));
       return;
     }
     const rects = damage({ width: img.width, height: img.height, data: t.last }, img);
@@ -318,8 +382,8 @@ export async function startLiveView(opts: LiveViewOptions): Promise<LiveView> {
     t.last = img.data;
     if (clients.size === 0) return; // nobody to tell; a page that connects gets a snapshot
     const plan = planPatches(rects, img.width, img.height, maxPatches, fullFrameFraction);
-    if (plan === 'full') broadcast('patch', patchEvent(t, img, full, true));
-    else for (const r of plan) broadcast('patch', patchEvent(t, img, r, false));
+    if (plan === 'full') broadcast('patch', patchEvent(t, mode, img, full, true));
+    else for (const r of plan) broadcast('patch', patchEvent(t, mode, img, r, false));
   }
 
   const schedule = (): void => {
@@ -377,6 +441,12 @@ export async function startLiveView(opts: LiveViewOptions): Promise<LiveView> {
   }
 
   function openEvents(req: IncomingMessage, res: ServerResponse): void {
+    if (clients.size >= maxClients) {
+      counts.refused++;
+      log.warn(`live view: refusing an event stream: ${maxClients} are open.`);
+      res.setHeader('Retry-After', '5');
+      return text(res, 503, `The live view already has ${maxClients} open event streams; close a page and retry.\n`);
+    }
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       Connection: 'keep-alive',
@@ -385,7 +455,7 @@ export async function startLiveView(opts: LiveViewOptions): Promise<LiveView> {
     });
     res.socket?.setNoDelay(true);
     res.write('retry: 1000\n\n');
-    const c: Client = { res, behind: false };
+    const c: Client = { res };
     // Fresh state for the newcomer (and the others: they get the same events).
     if (clients.size === 0 || performance.now() - lastTickAt >= pollMs) {
       tick();
@@ -427,6 +497,7 @@ export async function startLiveView(opts: LiveViewOptions): Promise<LiveView> {
         fullFrames: t.fullFrames,
         lastPatch: t.lastPatch,
         pngBytes: t.pngBytes,
+        encodes: t.encodes,
       });
     }
     return out;
@@ -448,6 +519,19 @@ export async function startLiveView(opts: LiveViewOptions): Promise<LiveView> {
     });
   });
   server.on('error', (err) => log.warn(`live view: ${errorText(err)}`));
+  // The listener is this service's own fd; every socket it accepts is charged to the process's fd table.
+  const fds = ledger.register(maxClients + PLAIN_HTTP_SOCKETS, 1);
+  server.maxConnections = maxClients + PLAIN_HTTP_SOCKETS;
+  server.on('connection', (socket) => {
+    const account = ledger.open('live view socket', 1);
+    if (account === undefined) {
+      counts.noFds++;
+      log.warn('live view: closing a new connection: the process has no file descriptors to spare.');
+      socket.destroy();
+      return;
+    }
+    socket.once('close', () => account.close());
+  });
   heartbeat = setInterval(() => {
     for (const c of clients) write(c, ': keep-alive\n\n');
   }, HEARTBEAT_MS);
@@ -464,8 +548,10 @@ export async function startLiveView(opts: LiveViewOptions): Promise<LiveView> {
     host,
     port,
     state: stateOf,
+    stats: () => ({ clients: clients.size, ...counts, encodes: [...tracked.values()].reduce((n, t) => n + t.encodes, 0) }),
     close(): Promise<void> {
       if (closing !== undefined) return closing;
+      fds.release();
       clearTimeout(pollTimer);
       clearInterval(heartbeat);
       pollTimer = undefined;

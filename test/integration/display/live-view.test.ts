@@ -23,8 +23,7 @@ import { MbochsDevice } from '../../../devices/mbochs/device.ts';
 import { MdpyDevice } from '../../../devices/mdpy/device.ts';
 import { startLiveView, planPatches, type LiveView, type LiveViewDeviceState } from '../../../src/display/live-view.ts';
 import { memfdMemoryFactory } from '../../../src/sys/memfd.ts';
-import { BochsDrm } from '../../support/guest/bochs-drm.ts';
-import { assignBar, deviceBus } from '../../support/guest/bus.ts';
+import { BochsDrm, bootBochsDrm } from '../../support/guest/bochs-drm.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -55,10 +54,7 @@ describe.skipIf(!haveChromium)('live view in headless Chromium', () => {
     idle = new MbochsDevice('mbochs-medium', { name: 'mbochs-1', budget });
     mdpy = new MdpyDevice('mdpy-vga', { name: 'mdpy-0', budget: new InstanceBudget({ total: 4, errno: 'EUSERS' }) });
 
-    const bus = deviceBus(drawn);
-    assignBar(bus, 0, 0xe0000000);
-    assignBar(bus, 2, 0xfebf0000);
-    drm = new BochsDrm(bus);
+    drm = bootBochsDrm(drawn);
     drm.probe();
     drm.setMode({ hdisplay: W, vdisplay: H });
     drm.fill(RED, { x: 0, y: 0, w: W / 2, h: H / 2 });

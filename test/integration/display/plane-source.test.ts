@@ -21,8 +21,7 @@ import {
   VFIO_GFX_PLANE_TYPE_DMABUF,
   VFIO_GFX_PLANE_TYPE_REGION,
 } from '../../../src/vfio/uapi.ts';
-import { BochsDrm } from '../../support/guest/bochs-drm.ts';
-import { assignBar, deviceBus } from '../../support/guest/bus.ts';
+import { BochsDrm, bootBochsDrm } from '../../support/guest/bochs-drm.ts';
 
 const made: VfioDevice[] = [];
 afterEach(() => {
@@ -48,10 +47,7 @@ function mdpy(quirks: 'none' | 'upstream' = 'none'): MdpyDevice {
 
 /** bochs-drm probes the device and sets a mode. */
 function guest(dev: MbochsDevice, w = 640, h = 480): BochsDrm {
-  const bus = deviceBus(dev);
-  assignBar(bus, 0, 0xe0000000);
-  assignBar(bus, 2, 0xfebf0000);
-  const drm = new BochsDrm(bus);
+  const drm = bootBochsDrm(dev);
   drm.probe();
   drm.setMode({ hdisplay: w, vdisplay: h });
   return drm;

@@ -5,7 +5,8 @@
  * 0x000–0x3FF), the mode-set register sequence, plane updates, VGA
  * blank/unblank, and old-style Y-offset page flips.
  */
-import { sizeBar, type GuestBus } from './bus.ts';
+import type { VfioDevice } from '../../../src/vfio/device.ts';
+import { assignBar, deviceBus, sizeBar, type GuestBus } from './bus.ts';
 
 const MMIO_BAR = 2;
 const VRAM_BAR = 0;
@@ -163,6 +164,14 @@ export class BochsDrm {
       for (let x = r.x; x < r.x + r.w; x++) view.setUint32(base + y * pitch + x * 4, color >>> 0, true);
     }
   }
+}
+
+/** The driver on an in-process device whose BARs sit where a typical VM puts them (not probed yet). */
+export function bootBochsDrm(dev: VfioDevice): BochsDrm {
+  const bus = deviceBus(dev);
+  assignBar(bus, 0, 0xe0000000);
+  assignBar(bus, 2, 0xfebf0000);
+  return new BochsDrm(bus);
 }
 
 export function edidChecksumOk(block: Uint8Array): boolean {

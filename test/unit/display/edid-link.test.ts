@@ -14,8 +14,7 @@ import { edidModeFor } from '../../../src/display/edid-policy.ts';
 import type { VfioDevice } from '../../../src/vfio/device.ts';
 import { DRM_PLANE_TYPE_PRIMARY, VFIO_GFX_PLANE_TYPE_DMABUF } from '../../../src/vfio/uapi.ts';
 import { VfioError } from '../../../src/util/errors.ts';
-import { BochsDrm } from '../../support/guest/bochs-drm.ts';
-import { assignBar, deviceBus } from '../../support/guest/bus.ts';
+import { bootBochsDrm } from '../../support/guest/bochs-drm.ts';
 
 /** mbochs region indexes and struct vfio_region_gfx_edid offsets (devices.md §3.3, §3.6). */
 const EDID_REGION = 9;
@@ -35,12 +34,7 @@ afterEach(() => {
   for (const dev of created.splice(0)) dev.destroy();
 });
 
-function boot(dev: VfioDevice): BochsDrm {
-  const bus = deviceBus(dev);
-  assignBar(bus, 0, 0xe0000000);
-  assignBar(bus, 2, 0xfebf0000);
-  return new BochsDrm(bus);
-}
+const boot = bootBochsDrm;
 
 type Access = { op: 'read' | 'write'; index: number; offset: number; bytes: number[] };
 

@@ -19,8 +19,7 @@ import {
 import { HeapMemory, type Memory, type MemoryFactory } from '../../../../src/sys/memory.ts';
 import { EMPTY_PLANE } from '../../../../src/vfio/index.ts';
 import { ConfigError, VfioError } from '../../../../src/util/errors.ts';
-import { assignBar, deviceBus } from '../../../support/guest/bus.ts';
-import { BochsDrm, edidChecksumOk } from '../../../support/guest/bochs-drm.ts';
+import { bootBochsDrm, edidChecksumOk } from '../../../support/guest/bochs-drm.ts';
 import { FC_SEED, fcParams } from '../fc-seed.ts';
 import {
   BAR0, BAR2, CONFIG, EDID, MiB, PRIMARY_QUERY, TYPES, VBE,
@@ -63,12 +62,7 @@ function qemuEdidUpdate(dev: MbochsDevice, blob: Uint8Array, duringDown?: () => 
   wr(dev, EDID, LINK_STATE, 4, LINK_UP); // 100 ms later in QEMU
 }
 
-function boot(dev: MbochsDevice): BochsDrm {
-  const bus = deviceBus(dev);
-  assignBar(bus, 0, 0xe0000000);
-  assignBar(bus, 2, 0xfebf0000);
-  return new BochsDrm(bus);
-}
+const boot = bootBochsDrm;
 
 /** Everything guest- or host-visible except VRAM (reads have no side effects). */
 function visible(dev: MbochsDevice): Uint8Array {
