@@ -196,6 +196,7 @@ export async function serveUntilSignalled(opts: ServeOptions): Promise<void> {
     try {
       view = await startLiveView({
         port: opts.view,
+        ...(opts.viewMaxClients !== undefined ? { maxClients: opts.viewMaxClients } : {}),
         devices: () => manager.list().map((i) => ({ name: i.name, device: manager.device(i.name) })),
       });
     } catch (err) {

@@ -14,6 +14,8 @@ export interface ServeProcess {
   readonly sockets: Map<string, string>;
   /** The control socket, unless serve ran with --no-control. */
   readonly control: string | undefined;
+  /** The live view's URL, when serve ran with --view. */
+  readonly view: string | undefined;
   /** JSON events printed after ready (connections, disconnections). */
   readonly events: Record<string, unknown>[];
   /** Resolves with the first event (already seen or still to come) that `match` accepts. */
@@ -37,6 +39,7 @@ export async function startServe(args: string[] = [], opts: StartServeOptions = 
   const sockets = new Map<string, string>();
   const events: Record<string, unknown>[] = [];
   let control: string | undefined;
+  let view: string | undefined;
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
   const lines = createInterface({ input: child.stdout! });
@@ -47,6 +50,7 @@ export async function startServe(args: string[] = [], opts: StartServeOptions = 
       const e = JSON.parse(line) as Record<string, unknown>;
       if (e['event'] === 'device') sockets.set(String(e['name']), String(e['socket']));
       else if (e['event'] === 'control') control = String(e['socket']);
+      else if (e['event'] === 'view') view = String(e['url']);
       else if (e['event'] === 'ready') { clearTimeout(timer); ready(); }
       else {
         if (e['event'] === 'created') sockets.set(String(e['name']), String(e['socket']));
@@ -57,7 +61,7 @@ export async function startServe(args: string[] = [], opts: StartServeOptions = 
     });
   });
   return {
-    child, dir, sockets, events, control,
+    child, dir, sockets, events, control, view,
     waitFor: (match) => {
       const seen = events.find(match);
       return seen !== undefined ? Promise.resolve(seen) : new Promise((resolve) => waiters.push({ match, resolve }));
