@@ -8,7 +8,10 @@
  * Figures, never assertions: test/conformance/hostile.test.ts asserts the
  * behaviour.
  */
+import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { startServe, type ServeProcess } from '../support/serve-process.ts';
 import { RawClient, memoryOf } from '../support/hostile.ts';
 import { VfioUserClient } from '../../src/vfio-user/client.ts';
@@ -19,22 +22,18 @@ import { dmaMapRequest, regionAccessRequest } from '../../src/vfio-user/requests
 import { printTable, summarize, writeResult, type Row } from './lib.ts';
 
 const MIB = 1 << 20;
+const VICTIM = fileURLToPath(new URL('./support/victim.ts', import.meta.url));
 
-/** Round trips of a victim until `done` settles; latencies in µs. */
-async function victim(serve: ServeProcess, done: Promise<unknown>): Promise<{ n: number; worst: number; p99: number }> {
-  const c = await VfioUserClient.connect(serve.sockets.get('mbochs-medium-0')!);
-  let finished = false;
-  void done.finally(() => { finished = true; });
-  const samples: number[] = [];
-  try {
-    while (!finished || samples.length < 20) {
-      const t = performance.now();
-      await c.regionRead(7, 0, 4);
-      samples.push((performance.now() - t) * 1000);
-    }
-  } finally {
-    c.close();
-  }
+/** Round trips of a victim process until `done` settles; latencies in µs. */
+async function victim(serve: ServeProcess, started: () => void, done: () => Promise<unknown>): Promise<{ n: number; worst: number; p99: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', VICTIM, serve.sockets.get('mbochs-medium-0')!], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const it = lines[Symbol.asyncIterator]();
+  await it.next(); // ready
+  started();
+  await done();
+  child.stdin!.end();
+  const samples = JSON.parse(String((await it.next()).value)) as number[];
   const s = summarize(samples);
   return { n: samples.length, worst: s.max, p99: s.p99 };
 }
@@ -145,8 +144,8 @@ export default async function main(): Promise<void> {
     try {
       const pid = serve.child.pid!;
       const before = memoryOf(pid).hwm;
-      const running = attack.run(serve);
-      const v = await victim(serve, running);
+      let running: Promise<unknown> = Promise.resolve();
+      const v = await victim(serve, () => { running = attack.run(serve); }, () => running);
       const r = (await running) as { figure: string; value: number; perMapUs?: number };
       const growth = (memoryOf(pid).hwm - before) / MIB;
       rows.push({
@@ -159,6 +158,6 @@ export default async function main(): Promise<void> {
       await serve.stop();
     }
   }
-  printTable('hostile clients: one attacker on mdpy-xga-0, a victim on mbochs-medium-0 (serve child, unpinned)', rows);
+  printTable('hostile clients: one attacker on mdpy-xga-0, a victim on mbochs-medium-0 (serve, attacker and victim in three processes, unpinned)', rows);
   console.log(`\n  JSON: ${writeResult('hostile', results)}`);
 }
