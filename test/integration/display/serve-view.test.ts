@@ -8,8 +8,7 @@ afterAll(async () => { expect(await serve.stop()).toBe(0); });
 
 describe('serve --view', () => {
   it('prints a loopback URL whose state.json lists every served device and whose page loads', async () => {
-    const view = serve.events.find((e) => e['event'] === 'view');
-    const url = String(view?.['url']);
+    const url = String(serve.view);
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     const state = (await (await fetch(new URL('state.json', url))).json()) as { devices: { name: string }[] };
     expect(state.devices.map((d) => d.name).sort()).toEqual(['mbochs-medium-0', 'mdpy-xga-0']);
