@@ -337,6 +337,7 @@ export class DeviceServer {
    * the first case. Never throws: a failure drops this connection.
    */
   #turn(active: Connection): void {
+    if (this.#closing !== undefined) return; // shutting down: only queued replies still go out
     const { out, socket, session, observer, framer } = active;
     let pos = 0;
     let messages = 0;
