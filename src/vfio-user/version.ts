@@ -7,7 +7,8 @@
  * built small and its length is checked against the request before sending.
  */
 import { VfioError } from '../util/errors.ts';
-import { DEFAULT_MAX_DATA_XFER_SIZE, DEFAULT_MAX_MSG_FDS, MDEVSIM_DISPLAY_CAPABILITY, VFIO_USER_MAJOR, VFIO_USER_MINOR } from './protocol.ts';
+import { DEFAULT_MAX_DATA_XFER_SIZE, DEFAULT_MAX_MSG_FDS, MDEVSIM_DISPLAY_CAPABILITY, VFIO_USER_HEADER_SIZE, VFIO_USER_MAJOR, VFIO_USER_MINOR } from './protocol.ts';
+import { VfioUserVersion } from './wire.ts';
 
 /** What the server can offer; each value is capped by what the client proposed. */
 export interface ServerVersionLimits {
@@ -45,21 +46,21 @@ export interface NegotiatedSession {
   readonly replyPayload: Uint8Array;
 }
 
+const NO_JSON = new Uint8Array(0);
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
 
 /** Parse a VERSION request payload (major u16, minor u16, optional NUL-terminated JSON). */
 export function parseVersionPayload(payload: Uint8Array): ClientProposal {
-  if (payload.length < 4) throw new VfioError('EINVAL', `VERSION payload of ${payload.length} bytes is shorter than 4`);
-  const major = payload[0]! | (payload[1]! << 8);
-  const minor = payload[2]! | (payload[3]! << 8);
-  if (payload.length === 4) return { major, minor, capabilities: undefined };
+  const fixed = VfioUserVersion.size;
+  if (payload.length < fixed) throw new VfioError('EINVAL', `VERSION payload of ${payload.length} bytes is shorter than ${fixed}`);
+  const { major, minor } = VfioUserVersion.decode(payload);
   let end = payload.length;
-  while (end > 4 && payload[end - 1] === 0) end--;
-  if (end === 4) return { major, minor, capabilities: undefined };
+  while (end > fixed && payload[end - 1] === 0) end--;
+  if (end === fixed) return { major, minor, capabilities: undefined };
   let json: unknown;
   try {
-    json = JSON.parse(decoder.decode(payload.subarray(4, end)));
+    json = JSON.parse(decoder.decode(payload.subarray(fixed, end)));
   } catch {
     throw new VfioError('EINVAL', 'VERSION capabilities are not valid UTF-8 JSON');
   }
@@ -109,22 +110,20 @@ export function negotiateVersion(proposal: ClientProposal, limits: ServerVersion
 
   // Drop keys from the end until the reply fits QEMU's receive buffer. A
   // dropped key means the client assumes the spec default for it.
-  const budget = requestSize - 16;
+  const budget = requestSize - VFIO_USER_HEADER_SIZE;
+  const fixed = VfioUserVersion.size;
   for (let n = caps ? answer.length : -1; n >= 0; n--) {
     const kept = new Map(answer.slice(0, n));
     const json = encoder.encode(JSON.stringify({ capabilities: Object.fromEntries(kept) }));
-    if (4 + json.length + 1 > budget) continue;
-    const payload = new Uint8Array(4 + json.length + 1);
-    payload.set(json, 4);
+    if (fixed + json.length + 1 > budget) continue;
+    const payload = new Uint8Array(fixed + json.length + 1);
+    payload.set(json, fixed);
     return session(payload, kept);
   }
-  return session(new Uint8Array(4), new Map());
+  return session(new Uint8Array(fixed), new Map());
 
   function session(payload: Uint8Array, kept: Map<string, unknown>): NegotiatedSession {
-    payload[0] = VFIO_USER_MAJOR & 0xff;
-    payload[1] = VFIO_USER_MAJOR >> 8;
-    payload[2] = minor & 0xff;
-    payload[3] = minor >> 8;
+    VfioUserVersion.encode({ major: VFIO_USER_MAJOR, minor, data: NO_JSON }, payload, 0);
     return {
       minor,
       clientMaxMsgFds,

@@ -5,11 +5,17 @@
  * come from src/vfio/structs.ts.
  */
 import { struct } from '../util/struct.ts';
+import { ERRNO } from '../util/errno.ts';
 import { VFIO_USER_F_ERROR, VFIO_USER_F_TYPE_REPLY, VFIO_USER_HEADER_SIZE } from './protocol.ts';
 
 export const VfioUserHeader = struct('vfio_user_header', [
   ['msg_id', 'u16'], ['command', 'u16'], ['msg_size', 'u32'], ['flags', 'u32'], ['error_no', 'u32'],
 ]);
+
+/** VERSION request and reply (§1.5): the versions, then optional NUL-terminated JSON. */
+export const VfioUserVersion = struct('vfio_user_version', [
+  ['major', 'u16'], ['minor', 'u16'],
+], { tail: 'data' });
 
 export const VfioUserDmaMap = struct('vfio_user_dma_map', [
   ['argsz', 'u32'], ['flags', 'u32'], ['offset', 'u64'], ['address', 'u64'], ['size', 'u64'],
@@ -53,14 +59,26 @@ export const VFIO_USER_F_DMA_REGION_WRITE = 1 << 1;
 export const VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP = 1 << 0;
 export const VFIO_DMA_UNMAP_FLAG_ALL = 1 << 1;
 
-/** Write a reply header in place at out[0..16). */
+// One mutable value reused by every header write, so the serving loop's
+// in-place replies allocate nothing (the descriptor's encode takes an object).
+const scratchHeader = { msg_id: 0, command: 0, msg_size: 0, flags: 0, error_no: 0 };
+
+/**
+ * Write a reply header at out[at..at+16) announcing a `size`-byte message;
+ * errno 0 is a success reply, anything else sets the ERROR flag.
+ */
+export function writeReplyHeaderAt(out: Uint8Array, at: number, id: number, command: number, size: number, errno: number): void {
+  scratchHeader.msg_id = id;
+  scratchHeader.command = command;
+  scratchHeader.msg_size = size;
+  scratchHeader.flags = errno === 0 ? VFIO_USER_F_TYPE_REPLY : VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR;
+  scratchHeader.error_no = errno;
+  VfioUserHeader.encode(scratchHeader, out, at);
+}
+
+/** Write a reply header in place at out[0..16) for a message filling all of out. */
 export function writeReplyHeader(out: Uint8Array, id: number, command: number, errno: number): void {
-  const v = new DataView(out.buffer, out.byteOffset, VFIO_USER_HEADER_SIZE);
-  v.setUint16(0, id, true);
-  v.setUint16(2, command, true);
-  v.setUint32(4, out.length, true);
-  v.setUint32(8, errno === 0 ? VFIO_USER_F_TYPE_REPLY : VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR, true);
-  v.setUint32(12, errno, true);
+  writeReplyHeaderAt(out, 0, id, command, out.length, errno);
 }
 
 /** A reply message: header + payload (payload may be empty). */
@@ -74,6 +92,6 @@ export function replyMessage(id: number, command: number, payload?: Uint8Array):
 /** An error reply: header only, Reply type, ERROR flag, non-zero errno (§1.15). */
 export function errorReply(id: number, command: number, errno: number): Uint8Array {
   const out = new Uint8Array(VFIO_USER_HEADER_SIZE);
-  writeReplyHeader(out, id, command, errno === 0 ? 22 : errno);
+  writeReplyHeader(out, id, command, errno === 0 ? ERRNO.EINVAL : errno);
   return out;
 }
