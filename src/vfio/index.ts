@@ -64,12 +64,11 @@ export type {
   DecodedRegionInfo,
   EncodeRegionInfoOptions,
   EncodedRegionInfo,
-  InfoStyle,
   UnknownRegionCap,
 } from './region-caps.ts';
 
-export { IRQ_SET_RULES, IrqSetError, decodeIrqSet, encodeIrqSet, validateIrqSet } from './irq.ts';
-export type { IrqSetRule, IrqSetStyle, ValidIrqSet, ValidateIrqSetOptions } from './irq.ts';
+export { IRQ_SET_RULES, IrqSetError, decodeIrqSet, validateIrqSet } from './irq.ts';
+export type { IrqSetRule, ValidIrqSet, ValidateIrqSetOptions } from './irq.ts';
 
 export {
   EMPTY_PLANE,

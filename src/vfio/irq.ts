@@ -160,46 +160,27 @@ export function validateIrqSet(
   };
 }
 
-export type IrqSetStyle = 'vfio-user' | 'kernel';
-
 /**
- * Decode a SET_IRQS request payload into an IrqSet (structure only; run
- * validateIrqSet for the semantics). `fds` are the fd numbers that came with
- * the message (vfio-user: SCM_RIGHTS); ownership stays with the caller.
+ * Decode a VFIO_DEVICE_SET_IRQS ioctl argument into an IrqSet (structure
+ * only; run validateIrqSet for the semantics): argsz ≥ 20 and ≤ the bytes
+ * given; DATA_BOOL takes count bytes and DATA_EVENTFD count s32 fds from data
+ * (argsz − 20 ≥ count × size, as vfio_set_irqs_validate_and_prepare).
+ * A transport that passes eventfds out of band decodes its own form
+ * (vfio-user: src/vfio-user/info.ts).
  *
- * - 'vfio-user' (default): argsz must equal the payload length (libvfio-user
- *   handle_device_set_irqs); data after the 20-byte header becomes `bools`
- *   (QEMU sends DATA_EVENTFD with argsz 20 and the fds out of band; a run of
- *   -1 fds travels as a message with count n and no fds).
- * - 'kernel': argsz ≥ 20 and ≤ the bytes given; DATA_BOOL takes count bytes
- *   and DATA_EVENTFD count s32 fds from data (argsz − 20 ≥ count × size, as
- *   vfio_set_irqs_validate_and_prepare); `fds` must be empty.
- *
- * `bools` is a copy; `eventfds` is set when fds were given or DATA_EVENTFD is set.
- * @throws VfioError EINVAL for a short payload or an argsz mismatch.
+ * `bools` is a copy.
+ * @throws VfioError EINVAL for a short payload or an argsz outside the bytes.
  */
-export function decodeIrqSet(bytes: Uint8Array, fds: readonly number[] = [], opts: { readonly style?: IrqSetStyle } = {}): IrqSet {
+export function decodeIrqSet(bytes: Uint8Array): IrqSet {
   if (bytes.length < VfioIrqSet.size) {
     throw new VfioError('EINVAL', `SET_IRQS: ${bytes.length} bytes, need ${VfioIrqSet.size}`);
   }
   const raw = VfioIrqSet.decode(bytes, 0);
   const head = { flags: raw.flags, index: raw.index, start: raw.start, count: raw.count };
   const dataType = raw.flags & VFIO_IRQ_SET_DATA_TYPE_MASK;
-  if ((opts.style ?? 'vfio-user') === 'vfio-user') {
-    if (raw.argsz !== bytes.length) {
-      throw new VfioError('EINVAL', `SET_IRQS: argsz ${raw.argsz} differs from the payload size ${bytes.length}`);
-    }
-    const data = raw.data;
-    return {
-      ...head,
-      ...(data.length > 0 || dataType === VFIO_IRQ_SET_DATA_BOOL ? { bools: data.slice() } : {}),
-      ...(fds.length > 0 || dataType === VFIO_IRQ_SET_DATA_EVENTFD ? { eventfds: [...fds] } : {}),
-    };
-  }
   if (raw.argsz < VfioIrqSet.size || raw.argsz > bytes.length) {
     throw new VfioError('EINVAL', `SET_IRQS: argsz ${raw.argsz} outside [${VfioIrqSet.size}, ${bytes.length}]`);
   }
-  if (fds.length > 0) throw new VfioError('EINVAL', 'SET_IRQS: the kernel ioctl carries no out-of-band fds');
   const room = raw.argsz - VfioIrqSet.size;
   const data = raw.data;
   if (dataType === VFIO_IRQ_SET_DATA_BOOL) {
@@ -217,21 +198,3 @@ export function decodeIrqSet(bytes: Uint8Array, fds: readonly number[] = [], opt
   }
   return head;
 }
-
-/**
- * Encode a SET_IRQS request (for clients and tests), vfio-user style:
- * 20 bytes + bools, argsz = total length; eventfds are not encoded (send them
- * as SCM_RIGHTS).
- */
-export function encodeIrqSet(set: IrqSet): Uint8Array {
-  const data = set.bools ?? new Uint8Array(0);
-  return VfioIrqSet.toBytes({
-    argsz: VfioIrqSet.size + data.length,
-    flags: set.flags,
-    index: set.index,
-    start: set.start,
-    count: set.count,
-    data,
-  });
-}
-

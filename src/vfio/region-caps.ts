@@ -1,15 +1,10 @@
 /**
- * Info replies: vfio_region_info with its capability chain, vfio_device_info
- * and vfio_irq_info, in both flavours:
- *
- * - 'vfio-user' (vfio-user.md §1.4, §1.8, §1.9): device info is the 16-byte
- *   prefix; reply argsz is the size of the full answer; a region-info answer
- *   that does not fit the request's argsz is the bare 32-byte struct with
- *   argsz = needed size, CAPS cleared and cap_offset 0 (libvfio-user; QEMU
- *   rejects CAPS with cap_offset 0).
- * - 'kernel' (vfio-pci core, vfio_pci_ioctl_get_region_info): a truncated
- *   region-info answer keeps CAPS with cap_offset 0; device/irq info copy back
- *   what fits and leave argsz as the caller gave it.
+ * Info replies as the VFIO ioctls answer them: vfio_region_info with its
+ * capability chain, vfio_device_info and vfio_irq_info (vfio-pci core,
+ * vfio_pci_ioctl_get_region_info): a truncated region-info answer keeps CAPS
+ * with cap_offset 0; device/irq info copy back what fits and leave argsz as
+ * the caller gave it. A transport with other conventions adapts these answers
+ * in its own layer (vfio-user: src/vfio-user/region-info.ts).
  *
  * Capability chain layout (vfio_info_add_capability / vfio_info_cap_shift):
  * caps start at 32 (sizeof vfio_region_info), each 8-byte aligned, in the
@@ -36,9 +31,6 @@ import {
 import { u64ToOffset } from './access.ts';
 import { U32_MAX, alignUp } from '../util/bits.ts';
 import { VfioError, assert } from '../util/errors.ts';
-
-/** Which reply convention to follow; see the module comment. */
-export type InfoStyle = 'vfio-user' | 'kernel';
 
 /** Version of every region-info capability mdevsim emits (uapi: all are version 1). */
 export const REGION_CAP_VERSION = 1;
@@ -115,10 +107,9 @@ function encodeCap(cap: RegionCap, bytes: Uint8Array, pos: number, next: number)
 const EMPTY = new Uint8Array(0);
 
 export interface EncodeRegionInfoOptions {
-  readonly style: InfoStyle;
   /**
-   * Reported `offset` instead of info.offset: a vfio-user transport reports
-   * the mmap offset into the fd it passes, not the kernel file offset.
+   * Reported `offset` instead of info.offset: a transport that passes the
+   * memory as an fd reports the mmap offset into it, not the file offset.
    * @defaultValue info.offset
    */
   readonly offset?: number;
@@ -131,7 +122,7 @@ export interface EncodedRegionInfo {
   readonly neededArgsz: number;
   /**
    * False iff the answer was truncated to the bare struct because it did not
-   * fit argsz (then libvfio-user also sends no fd). True when there are no caps.
+   * fit argsz. True when there are no caps.
    */
   readonly capsIncluded: boolean;
 }
@@ -139,10 +130,10 @@ export interface EncodedRegionInfo {
 /**
  * Encode a GET_REGION_INFO answer for a request carrying `argsz`.
  * CAPS in the reply is owned by the encoder: set iff caps are non-empty
- * (whatever info.flags says), cleared again on vfio-user truncation.
- * @throws VfioError EINVAL when argsz < 32 (both styles; vfio_region_info minsz).
+ * (whatever info.flags says), kept with cap_offset 0 when truncated.
+ * @throws VfioError EINVAL when argsz < 32 (vfio_region_info minsz).
  */
-export function encodeRegionInfo(info: RegionInfo, argsz: number, opts: EncodeRegionInfoOptions): EncodedRegionInfo {
+export function encodeRegionInfo(info: RegionInfo, argsz: number, opts: EncodeRegionInfoOptions = {}): EncodedRegionInfo {
   if (!(argsz >= VfioRegionInfo.size)) {
     throw new VfioError('EINVAL', `region ${info.index} info: argsz ${argsz} is below sizeof(vfio_region_info) = ${VfioRegionInfo.size}`);
   }
@@ -151,16 +142,8 @@ export function encodeRegionInfo(info: RegionInfo, argsz: number, opts: EncodeRe
   const hasCaps = info.caps.length > 0;
   const fits = needed <= argsz;
   const baseFlags = (info.flags & ~VFIO_REGION_INFO_FLAG_CAPS) >>> 0;
-  let flags = baseFlags;
-  let capOffset = 0;
-  if (hasCaps) {
-    if (fits) {
-      flags = baseFlags | VFIO_REGION_INFO_FLAG_CAPS;
-      capOffset = VfioRegionInfo.size;
-    } else if (opts.style === 'kernel') {
-      flags = baseFlags | VFIO_REGION_INFO_FLAG_CAPS;
-    }
-  }
+  const flags = hasCaps ? (baseFlags | VFIO_REGION_INFO_FLAG_CAPS) >>> 0 : baseFlags;
+  const capOffset = hasCaps && fits ? VfioRegionInfo.size : 0;
   const bytes = new Uint8Array(fits ? needed : VfioRegionInfo.size);
   VfioRegionInfo.encode(
     {
@@ -209,8 +192,8 @@ export interface DecodedRegionInfo {
   readonly offset: number;
   readonly caps: readonly DecodedRegionCap[];
   /**
-   * False when the reply was truncated (argsz > bytes received, in either
-   * style): caps are then not parsed (empty); retry with argsz.
+   * False when the reply was truncated (argsz > bytes received, whatever
+   * the CAPS flag says): caps are then not parsed (empty); retry with argsz.
    */
   readonly complete: boolean;
 }
@@ -304,23 +287,14 @@ export interface DecodedDeviceInfo extends DeviceInfo {
 }
 
 /**
- * Encode a DEVICE_GET_INFO answer (mdevsim devices have no device caps).
- * vfio-user: the 16-byte prefix with argsz 16. kernel (vfio-pci core):
+ * Encode a DEVICE_GET_INFO answer (mdevsim devices have no device caps):
  * min(argsz, 24) bytes of vfio_device_info with argsz echoed and cap_offset 0
- * (the samples copy back only 16).
+ * (vfio-pci core; the samples copy back only 16).
  * @throws VfioError EINVAL when argsz < 16 (minsz = offsetofend(num_irqs)).
  */
-export function encodeDeviceInfo(info: DeviceInfo, argsz: number, opts: { readonly style: InfoStyle }): Uint8Array {
+export function encodeDeviceInfo(info: DeviceInfo, argsz: number): Uint8Array {
   if (!(argsz >= VfioDeviceInfoPrefix.size)) {
     throw new VfioError('EINVAL', `device info: argsz ${argsz} is below ${VfioDeviceInfoPrefix.size}`);
-  }
-  if (opts.style === 'vfio-user') {
-    return VfioDeviceInfoPrefix.toBytes({
-      argsz: VfioDeviceInfoPrefix.size,
-      flags: info.flags,
-      num_regions: info.numRegions,
-      num_irqs: info.numIrqs,
-    });
   }
   const full = VfioDeviceInfo.toBytes({
     argsz,
@@ -348,16 +322,16 @@ export interface DecodedIrqInfo extends IrqInfo {
 }
 
 /**
- * Encode a DEVICE_GET_IRQ_INFO answer: 16 bytes; argsz 16 (vfio-user) or the
- * caller's argsz (kernel: the samples copy back minsz and never write argsz).
+ * Encode a DEVICE_GET_IRQ_INFO answer: 16 bytes with the caller's argsz (the
+ * samples copy back minsz and never write argsz).
  * @throws VfioError EINVAL when argsz < 16.
  */
-export function encodeIrqInfo(info: IrqInfo, argsz: number, opts: { readonly style: InfoStyle }): Uint8Array {
+export function encodeIrqInfo(info: IrqInfo, argsz: number): Uint8Array {
   if (!(argsz >= VfioIrqInfo.size)) {
     throw new VfioError('EINVAL', `irq info: argsz ${argsz} is below ${VfioIrqInfo.size}`);
   }
   return VfioIrqInfo.toBytes({
-    argsz: opts.style === 'vfio-user' ? VfioIrqInfo.size : argsz,
+    argsz,
     flags: info.flags,
     index: info.index,
     count: info.count,

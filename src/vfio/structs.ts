@@ -23,10 +23,10 @@ export const VfioDeviceInfo = struct('vfio_device_info', [
 ]);
 
 /**
- * The 16-byte prefix of vfio_device_info that vfio-user carries
- * (vfio-user.md §1.8: QEMU rejects a 24-byte reply).
+ * vfio_device_info up to its minsz (offsetofend num_irqs): what every
+ * caller must provide, and all a reply needs when there are no device caps.
  */
-export const VfioDeviceInfoPrefix = struct('vfio_device_info (vfio-user, 16-byte prefix)', [
+export const VfioDeviceInfoPrefix = struct('vfio_device_info (minsz prefix)', [
   ['argsz', 'u32'],
   ['flags', 'u32'],
   ['num_regions', 'u32'],

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { IrqSet } from '../../../src/vfio/device.ts';
-import { IrqSetError, decodeIrqSet, encodeIrqSet, validateIrqSet, type IrqSetRule } from '../../../src/vfio/irq.ts';
+import { IrqSetError, decodeIrqSet, validateIrqSet, type IrqSetRule } from '../../../src/vfio/irq.ts';
+import { decodeIrqSet as decodeUserIrqSet, encodeIrqSet } from '../../../src/vfio-user/info.ts';
 import { VfioError } from '../../../src/util/errors.ts';
 import { dump, hex } from './hex.ts';
 
@@ -189,17 +190,17 @@ describe('validateIrqSet properties', () => {
   });
 });
 
-describe('decodeIrqSet / encodeIrqSet', () => {
+describe('decodeIrqSet (kernel ioctl) and the vfio-user SET_IRQS codec', () => {
   it('vfio-user DATA_EVENTFD: argsz 20, fds out of band', () => {
     const bytes = hex('14 00 00 00 24 00 00 00 | 01 00 00 00 00 00 00 00 | 02 00 00 00');
-    expect(decodeIrqSet(bytes, [7, 8])).toEqual({ flags: 0x24, index: 1, start: 0, count: 2, eventfds: [7, 8] });
+    expect(decodeUserIrqSet(bytes, [7, 8])).toEqual({ flags: 0x24, index: 1, start: 0, count: 2, eventfds: [7, 8] });
     // QEMU's de-assign of a run: count n, no fds
-    expect(decodeIrqSet(bytes, [])).toEqual({ flags: 0x24, index: 1, start: 0, count: 2, eventfds: [] });
+    expect(decodeUserIrqSet(bytes, [])).toEqual({ flags: 0x24, index: 1, start: 0, count: 2, eventfds: [] });
   });
 
   it('vfio-user DATA_BOOL: argsz 22, two bytes of data', () => {
     const bytes = hex('16 00 00 00 22 00 00 00 | 01 00 00 00 01 00 00 00 | 02 00 00 00 01 00');
-    const d = decodeIrqSet(bytes);
+    const d = decodeUserIrqSet(bytes);
     expect(d).toEqual({ flags: 0x22, index: 1, start: 1, count: 2, bools: hex('01 00') });
     expect(dump(encodeIrqSet(d))).toBe(dump(bytes));
     expect(validateIrqSet(d, counts).bools).toEqual(hex('01 00'));
@@ -207,19 +208,19 @@ describe('decodeIrqSet / encodeIrqSet', () => {
 
   it('vfio-user disable: 20 bytes, DATA_NONE|TRIGGER, count 0', () => {
     const bytes = hex('14 00 00 00 21 00 00 00 | 02 00 00 00 00 00 00 00 | 00 00 00 00');
-    const d = decodeIrqSet(bytes);
+    const d = decodeUserIrqSet(bytes);
     expect(d).toEqual({ flags: 0x21, index: 2, start: 0, count: 0 });
     expect(dump(encodeIrqSet(d))).toBe(dump(bytes));
   });
 
   it('vfio-user: argsz must equal the payload size; short payloads are EINVAL', () => {
-    expect(() => decodeIrqSet(hex('18 00 00 00 21 00 00 00 | 02 00 00 00 00 00 00 00 | 00 00 00 00'))).toThrow(/argsz 24/);
-    expect(() => decodeIrqSet(hex('14 00 00 00 21 00 00 00 | 02 00 00 00 00 00 00 00 | 00 00 00 00 00'))).toThrow(/argsz 20/);
-    expect(() => decodeIrqSet(new Uint8Array(19))).toThrow(VfioError);
+    expect(() => decodeUserIrqSet(hex('18 00 00 00 21 00 00 00 | 02 00 00 00 00 00 00 00 | 00 00 00 00'))).toThrow(/argsz 24/);
+    expect(() => decodeUserIrqSet(hex('14 00 00 00 21 00 00 00 | 02 00 00 00 00 00 00 00 | 00 00 00 00 00'))).toThrow(/argsz 20/);
+    expect(() => decodeUserIrqSet(new Uint8Array(19))).toThrow(VfioError);
   });
 
   it('vfio-user: stray data or fds are kept so validateIrqSet can refuse them', () => {
-    const d = decodeIrqSet(hex('15 00 00 00 21 00 00 00 | 02 00 00 00 00 00 00 00 | 01 00 00 00 01'), [4]);
+    const d = decodeUserIrqSet(hex('15 00 00 00 21 00 00 00 | 02 00 00 00 00 00 00 00 | 01 00 00 00 01'), [4]);
     expect(d.bools).toEqual(hex('01'));
     expect(d.eventfds).toEqual([4]);
     rejects(d, 'payload');
@@ -227,17 +228,16 @@ describe('decodeIrqSet / encodeIrqSet', () => {
 
   it('kernel style: s32 fds in data, -1 = de-assign', () => {
     const bytes = hex('1c 00 00 00 24 00 00 00 | 02 00 00 00 00 00 00 00 | 02 00 00 00 07 00 00 00 | ff ff ff ff');
-    expect(decodeIrqSet(bytes, [], { style: 'kernel' })).toEqual({ flags: 0x24, index: 2, start: 0, count: 2, eventfds: [7, -1] });
-    expect(() => decodeIrqSet(bytes.subarray(0, 24), [], { style: 'kernel' })).toThrow(/argsz 28/);
-    expect(() => decodeIrqSet(hex('18 00 00 00 24 00 00 00 | 02 00 00 00 00 00 00 00 | 02 00 00 00 07 00 00 00'), [], { style: 'kernel' }))
+    expect(decodeIrqSet(bytes)).toEqual({ flags: 0x24, index: 2, start: 0, count: 2, eventfds: [7, -1] });
+    expect(() => decodeIrqSet(bytes.subarray(0, 24))).toThrow(/argsz 28/);
+    expect(() => decodeIrqSet(hex('18 00 00 00 24 00 00 00 | 02 00 00 00 00 00 00 00 | 02 00 00 00 07 00 00 00')))
       .toThrow(/4 data bytes for 2 fds/);
-    expect(() => decodeIrqSet(bytes, [3], { style: 'kernel' })).toThrow(VfioError);
   });
 
   it('kernel style: DATA_BOOL takes count bytes even if argsz is larger', () => {
     const bytes = hex('18 00 00 00 22 00 00 00 | 01 00 00 00 00 00 00 00 | 02 00 00 00 01 01 00 00');
-    expect(decodeIrqSet(bytes, [], { style: 'kernel' })).toEqual({ flags: 0x22, index: 1, start: 0, count: 2, bools: hex('01 01') });
-    expect(() => decodeIrqSet(hex('15 00 00 00 22 00 00 00 | 01 00 00 00 00 00 00 00 | 02 00 00 00 01'), [], { style: 'kernel' }))
+    expect(decodeIrqSet(bytes)).toEqual({ flags: 0x22, index: 1, start: 0, count: 2, bools: hex('01 01') });
+    expect(() => decodeIrqSet(hex('15 00 00 00 22 00 00 00 | 01 00 00 00 00 00 00 00 | 02 00 00 00 01')))
       .toThrow(/1 data bytes for 2 bools/);
   });
 });

@@ -1,17 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { RegionCap, RegionInfo } from '../../../src/vfio/device.ts';
+import type { DeviceInfo, IrqInfo, RegionCap, RegionInfo } from '../../../src/vfio/device.ts';
 import {
   decodeDeviceInfo,
   decodeIrqInfo,
   decodeRegionInfo,
-  encodeDeviceInfo,
-  encodeIrqInfo,
-  encodeRegionInfo,
+  encodeDeviceInfo as encodeKernelDeviceInfo,
+  encodeIrqInfo as encodeKernelIrqInfo,
+  encodeRegionInfo as encodeKernelRegionInfo,
   regionInfoSize,
   sparseMmapCap,
   typeCap,
 } from '../../../src/vfio/region-caps.ts';
+import * as User from '../../../src/vfio-user/info.ts';
 import {
   VFIO_DEVICE_FLAGS_PCI,
   VFIO_IRQ_INFO_EVENTFD,
@@ -24,6 +25,21 @@ import {
 } from '../../../src/vfio/uapi.ts';
 import { VfioError } from '../../../src/util/errors.ts';
 import { dump, hex } from './hex.ts';
+
+// The kernel conventions are the device API's; the vfio-user ones are the
+// protocol layer's adaptation of them. Both are checked side by side here
+// because each vfio-user rule is stated as a difference from the kernel's.
+type Style = 'kernel' | 'vfio-user';
+function encodeRegionInfo(info: RegionInfo, argsz: number, opts: { style: Style; offset?: number }) {
+  const o = opts.offset === undefined ? {} : { offset: opts.offset };
+  return opts.style === 'kernel' ? encodeKernelRegionInfo(info, argsz, o) : User.encodeRegionInfo(info, argsz, o);
+}
+function encodeDeviceInfo(info: DeviceInfo, argsz: number, opts: { style: Style }) {
+  return opts.style === 'kernel' ? encodeKernelDeviceInfo(info, argsz) : User.encodeDeviceInfo(info, argsz);
+}
+function encodeIrqInfo(info: IrqInfo, argsz: number, opts: { style: Style }) {
+  return opts.style === 'kernel' ? encodeKernelIrqInfo(info, argsz) : User.encodeIrqInfo(info, argsz);
+}
 
 const RW = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
 const RWM = RW | VFIO_REGION_INFO_FLAG_MMAP;

@@ -59,7 +59,7 @@ describe('region layout: mbochs by index', () => {
   });
 
   it('region 9 encodes to the sample\'s reply (kernel file offset 0x2000)', () => {
-    const r = encodeRegionInfo(layout.info(9), 48, { style: 'kernel' });
+    const r = encodeRegionInfo(layout.info(9), 48);
     expect(dump(r.bytes)).toBe(dump(hex(`
       30 00 00 00  0b 00 00 00 | 09 00 00 00  20 00 00 00
       00 10 00 00 00 00 00 00  | 00 20 00 00 00 00 00 00

@@ -11,6 +11,7 @@ import type { IrqSet } from '../../../../src/vfio/device.ts';
 import { VfioError } from '../../../../src/util/errors.ts';
 import { hex } from '../../vfio/hex.ts';
 import { FC_SEED, fcParams } from '../fc-seed.ts';
+import { encodeRegionInfo as encodeUserRegionInfo } from '../../../../src/vfio-user/info.ts';
 import {
   BAR0, BAR2, CONFIG, EDID, MiB, PAGE, PROFILES, TYPES, bytesEqual, dispiAll, errno, make, rd, readRegion, wr, type Profile,
 } from './device-harness.ts';
@@ -183,17 +184,17 @@ describe('regions (devices.md §3.3)', () => {
 
   it('the EDID region info encodes as the vfio-user.md §1.9 worked example (argsz 32, then 48)', () => {
     const info = make('small').regionInfo(EDID);
-    const short = encodeRegionInfo(info, 32, { style: 'vfio-user' });
+    const short = encodeUserRegionInfo(info, 32);
     expect(short.bytes).toEqual(hex(`
       30 00 00 00  03 00 00 00 | 09 00 00 00  00 00 00 00
       00 10 00 00  00 00 00 00 | 00 20 00 00  00 00 00 00`));
-    const full = encodeRegionInfo(info, 48, { style: 'vfio-user' });
+    const full = encodeUserRegionInfo(info, 48);
     expect(full.bytes).toEqual(hex(`
       30 00 00 00  0b 00 00 00 | 09 00 00 00  20 00 00 00
       00 10 00 00  00 00 00 00 | 00 20 00 00  00 00 00 00
       02 00 01 00  00 00 00 00 | 01 00 00 00  01 00 00 00`));
     // The kernel reports the same 48 bytes (devices.md §3.3: "argsz reported 48").
-    expect(encodeRegionInfo(info, 48, { style: 'kernel' }).bytes).toEqual(full.bytes);
+    expect(encodeRegionInfo(info, 48).bytes).toEqual(full.bytes);
   });
 
   it('GET_INFO is stable: (PCI|RESET, 10, 5) by default, (PCI, 10, 5) upstream (invariant 7)', () => {

@@ -11,6 +11,7 @@ import type { IrqSet } from '../../../../src/vfio/device.ts';
 import { VfioError } from '../../../../src/util/errors.ts';
 import { deviceBus } from '../../../support/guest/bus.ts';
 import { FC_SEED, fcParams } from '../fc-seed.ts';
+import { encodeRegionInfo as encodeUserRegionInfo } from '../../../../src/vfio-user/info.ts';
 
 const PROFILES: readonly Quirks[] = ['none', 'upstream'];
 const EFAULT = 14, EINVAL = 22, ENOTTY = 25;
@@ -67,7 +68,7 @@ describe(`mdpy GET_REGION_INFO (devices.md §2.3, seed ${FC_SEED})`, () => {
         expect(r16.caps).toEqual(r0.caps);
         expect(r16.mmap?.memory).toBe(r0.mmap?.memory);
         // the encoded flags agree too (CAPS is the encoder's)
-        expect(encodeRegionInfo(r16, 4096, { style: 'vfio-user' }).bytes.subarray(4, 8)).toEqual(encodeRegionInfo(r0, 4096, { style: 'vfio-user' }).bytes.subarray(4, 8));
+        expect(encodeUserRegionInfo(r16, 4096).bytes.subarray(4, 8)).toEqual(encodeUserRegionInfo(r0, 4096).bytes.subarray(4, 8));
         d.destroy();
       }
     });
@@ -75,7 +76,7 @@ describe(`mdpy GET_REGION_INFO (devices.md §2.3, seed ${FC_SEED})`, () => {
 
   it('BAR0 region info bytes carry the sparse-mmap cap [0, W·H·4) (vfio_region_info + vfio_region_info_cap_sparse_mmap)', () => {
     const d = make('vga');
-    const { bytes, neededArgsz, capsIncluded } = encodeRegionInfo(d.regionInfo(0), 64, { style: 'vfio-user' });
+    const { bytes, neededArgsz, capsIncluded } = encodeUserRegionInfo(d.regionInfo(0), 64);
     const expected = new Uint8Array(64);
     const dv = new DataView(expected.buffer);
     dv.setUint32(0, 64, true); // argsz
@@ -97,14 +98,14 @@ describe(`mdpy GET_REGION_INFO (devices.md §2.3, seed ${FC_SEED})`, () => {
     expect(decodeRegionInfo(bytes).caps).toEqual([{ kind: 'sparse-mmap', areas: [{ offset: 0, size: 1228800 }] }]);
 
     // A 32-byte request (QEMU's first GET_REGION_INFO) gets the bare struct with argsz 64 and no CAPS (vfio-user).
-    const short = encodeRegionInfo(d.regionInfo(0), 32, { style: 'vfio-user' });
+    const short = encodeUserRegionInfo(d.regionInfo(0), 32);
     expect(short.bytes.length).toBe(32);
     expect(new DataView(short.bytes.buffer).getUint32(0, true)).toBe(64);
     expect(new DataView(short.bytes.buffer).getUint32(4, true)).toBe(R | W | MMAP);
 
     // upstream: no cap chain, the whole BAR is mappable
     const u = make('vga', 'upstream');
-    const up = encodeRegionInfo(u.regionInfo(0), 64, { style: 'vfio-user' });
+    const up = encodeUserRegionInfo(u.regionInfo(0), 64);
     expect(up.bytes.length).toBe(32);
     expect(new DataView(up.bytes.buffer).getUint32(0, true)).toBe(32);
     expect(new DataView(up.bytes.buffer).getUint32(4, true)).toBe(R | W | MMAP);
