@@ -58,6 +58,9 @@ import { MbochsDevice, createMbochsBudget } from '../../devices/mbochs/index.ts'
 import type { Memory, MemoryFactory } from '../../src/sys/memory.ts';
 import type { DmabufExport, GfxPlaneInfo, GfxPlaneResult } from '../../src/vfio/device.ts';
 import { VfioError } from '../../src/util/errors.ts';
+import { VBE_DISPI_MMIO_OFFSET, VBE_DISPI_MMIO_SIZE } from '../../devices/mbochs/dispi.ts';
+import { ERRNO } from '../../src/util/errno.ts';
+import { DRM_FORMAT_BGRX8888, DRM_FORMAT_XRGB8888 } from '../../src/vfio/uapi.ts';
 import { defineTarget } from '../target.ts';
 
 /* ------------------------------------------------------------------------ */
@@ -312,10 +315,10 @@ class Violation extends Error {
   }
 }
 
-const XRGB8888 = 0x34325258; // fourcc 'XR24'
-const BGRX8888 = 0x34325842; // fourcc 'BX24'
+const XRGB8888 = DRM_FORMAT_XRGB8888;
+const BGRX8888 = DRM_FORMAT_BGRX8888;
 const PAGE = 4096;
-const ENOENT = 2, ENOMEM = 12, EFAULT = 14, EINVAL = 22;
+const { ENOENT, ENOMEM, EFAULT, EINVAL } = ERRNO;
 
 interface ModeT { readonly format: number; readonly width: number; readonly height: number; readonly stride: number; readonly offset: number; readonly size: number }
 const modeKey = (m: ModeT): string => `${m.format}:${m.width}:${m.height}:${m.stride}:${m.offset}:${m.size}`;
@@ -444,7 +447,7 @@ function chunks(offset: number, count: number): { pos: number; size: 1 | 2 | 4 }
   return out;
 }
 
-const DISPI = 0x500, DISPI_END = 0x516;
+const DISPI = VBE_DISPI_MMIO_OFFSET, DISPI_END = VBE_DISPI_MMIO_OFFSET + VBE_DISPI_MMIO_SIZE;
 
 /** A guest read of one chunk at BAR2 `pos`, as a little-endian value. */
 function mmioReadChunk(o: Oracle, pos: number, size: 1 | 2 | 4): number {

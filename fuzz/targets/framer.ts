@@ -33,7 +33,7 @@
  *    `buffered` is what the framer exposes.)
  */
 import { Framer, ProtocolViolation, type Frame } from '../../src/vfio-user/framer.ts';
-import { RELATIVE_SIZE_BASE, arbFramerCase, countFramerMessages, framerStream, isRelativeSize, type FramerCase } from '../arb/vfio-user.ts';
+import { RELATIVE_SIZE_BASE, arbFramerCase, countFramerMessages, framerStream, isRelativeSize, type FramerCase } from '../arb/vfio-user/framer.ts';
 import { defineTarget } from '../target.ts';
 
 class Violation extends Error {

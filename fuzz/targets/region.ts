@@ -48,7 +48,9 @@ import { InstanceBudget } from '../../devices/common/budget.ts';
 import { u64ToOffset, wireRange } from '../../src/vfio/access.ts';
 import { VfioError } from '../../src/util/errors.ts';
 import type { RegionInfo } from '../../src/vfio/device.ts';
-import { arbU64, pattern, u64, type U64 } from '../arb/vfio-user.ts';
+import { arbU64, pattern, u64, type U64 } from '../arb/vfio-user/header.ts';
+import { VBE_DISPI_MMIO_OFFSET, VBE_DISPI_MMIO_SIZE } from '../../devices/mbochs/dispi.ts';
+import { ERRNO } from '../../src/util/errno.ts';
 import { defineTarget } from '../target.ts';
 import { pooledMemory } from './dispi.ts';
 
@@ -150,7 +152,8 @@ class Violation extends Error {
   }
 }
 
-const EFAULT = 14, EINVAL = 22;
+const { EFAULT, EINVAL } = ERRNO;
+const DISPI = VBE_DISPI_MMIO_OFFSET, DISPI_END = VBE_DISPI_MMIO_OFFSET + VBE_DISPI_MMIO_SIZE;
 const MiB = 1 << 20;
 
 interface Facts {
@@ -308,8 +311,8 @@ function digest(w: World, off: number | undefined, count: number): Digest {
   let dispi = NONE;
   let edid = NONE;
   if (w.c.device === 'mbochs') {
-    dispi = new Uint8Array(22);
-    for (let i = 0; i < 11; i++) dispi.set(readOk(w, 2, 0x500 + 2 * i, 2), 2 * i);
+    dispi = new Uint8Array(VBE_DISPI_MMIO_SIZE);
+    for (let i = 0; i < VBE_DISPI_MMIO_SIZE / 2; i++) dispi.set(readOk(w, 2, DISPI + 2 * i, 2), 2 * i);
     edid = new Uint8Array(24 + 0x400);
     edid.set(readOk(w, 9, 0, 24));
     edid.set(readOk(w, 9, 0x800, 0x400), 24);
@@ -374,7 +377,7 @@ function checkReadContent(w: World, index: number, off: number, got: Uint8Array,
         const p = ch.pos + k;
         let want: number | undefined;
         if (ch.pos < 0x400) want = w.edid.link === 1 && p < Math.min(w.edid.size, 0x400) ? w.edid.blob[p] : 0;
-        else if (ch.pos < 0x500 || ch.pos >= 0x516) want = 0; // VGA ports, holes, qext without qext
+        else if (ch.pos < DISPI || ch.pos >= DISPI_END) want = 0; // VGA ports, holes, qext without qext
         if (want !== undefined && got[p - off] !== want) {
           throw new Violation(ch.pos < 0x400 ? 'the guest EDID window shows the blob only while link is UP, below edid_size (invariant 26)' : 'VGA ports, qext (sample) and holes read 0 (invariant 31)', `${where}: byte 0x${p.toString(16)} reads 0x${got[p - off]!.toString(16)}, expected 0x${want.toString(16)}`);
         }

@@ -3,7 +3,7 @@
  * driving a real device model, checked against a small reference model with
  * fast-check's model-based testing API (fc.Command + fc.modelRun).
  *
- * A case (plain data, see fuzz/arb/vfio-user.ts SessionCase) picks mdpy or
+ * A case (plain data, see fuzz/arb/vfio-user/session.ts SessionCase) picks mdpy or
  * mbochs, a quirks profile, device memory with a fake fd number or heap
  * memory, small session limits, and a command sequence: VERSION (valid,
  * malformed, repeated), DMA_MAP (with and without fake fds, overlapping, out
@@ -62,23 +62,18 @@ import type { VfioDevice } from '../../src/vfio/device.ts';
 import { MdpyDevice } from '../../devices/mdpy/index.ts';
 import { MbochsDevice } from '../../devices/mbochs/index.ts';
 import { InstanceBudget } from '../../devices/common/budget.ts';
-import {
-  CMD, F_ERROR, F_NO_REPLY, F_TYPE_MASK, F_TYPE_REPLY, HEADER_SIZE, MODE_WRITES,
-  arbSessionCase, arbSessionCmd, countSessionMessages, le, pattern, resize, u64, versionExpectation, versionProposal,
-  type ModeSpec, type MsgHead, type OffsetSpec, type SessionCase, type SessionCmd,
-} from '../arb/vfio-user.ts';
+import { CMD, F_ERROR, F_NO_REPLY, F_TYPE_MASK, F_TYPE_REPLY, HEADER_SIZE, le, pattern, resize, u64, type MsgHead } from '../arb/vfio-user/header.ts';
+import { MODE_WRITES, type ModeSpec } from '../arb/vfio-user/display.ts';
+import type { OffsetSpec } from '../arb/vfio-user/region.ts';
+import { arbSessionCase, arbSessionCmd, countSessionMessages, type SessionCase, type SessionCmd } from '../arb/vfio-user/session.ts';
+import { versionExpectation, versionProposal } from '../arb/vfio-user/version.ts';
+import { VBE_DISPI_MMIO_OFFSET } from '../../devices/mbochs/dispi.ts';
+import { ERRNO } from '../../src/util/errno.ts';
+import { DRM_FORMAT_XRGB8888 } from '../../src/vfio/uapi.ts';
 import { defineTarget } from '../target.ts';
 
-/* ---- errno values (Linux), spelled out ---- */
-const EINVAL = 22;
-const EFAULT = 14;
-const ENOENT = 2;
-const EEXIST = 17;
-const ENOSPC = 28;
-const ENOSYS = 38;
-const ENOMEM = 12;
-const ENODEV = 19;
-const ENOTSUP = 95;
+/* ---- errno values (Linux) ---- */
+const { EINVAL, EFAULT, ENOENT, EEXIST, ENOSPC, ENOSYS, ENOMEM, ENODEV, ENOTSUP } = ERRNO;
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const U64_LIMIT = 1n << 64n;
@@ -273,12 +268,12 @@ const rd16 = (b: Uint8Array, o: number): number => (o + 2 <= b.length ? new Data
 
 const withLen = (bytes: Uint8Array, len: number): Uint8Array => (len < 0 ? bytes : resize(bytes, len));
 
-/** A guest mode set: bochs-drm's order (disable, bpp, geometry, offsets, enable); dispi register i at BAR2 0x500 + 2i. */
+/** A guest mode set: bochs-drm's order (disable, bpp, geometry, offsets, enable); dispi register i at BAR2 VBE_DISPI_MMIO_OFFSET + 2i. */
 function modeMessages(mode: ModeSpec, head: MsgHead): Msg[] {
   const regs: [number, number][] = [[4, 0], [3, 32], [1, mode.xres], [2, mode.yres], [6, mode.virt], [8, mode.x], [9, mode.y], [4, mode.enable]];
   return regs.map(([i, v]) => ({
     command: CMD.REGION_WRITE,
-    payload: le([0x500 + 2 * i, 8], [2, 4], [2, 4], [v, 2]),
+    payload: le([VBE_DISPI_MMIO_OFFSET + 2 * i, 8], [2, 4], [2, 4], [v, 2]),
     head,
     what: `REGION_WRITE dispi[${i}] = ${v}`,
   }));
@@ -493,7 +488,6 @@ function predictWrite(m: SessionModel, msg: Msg): Pred {
   return predictAccess(m, index, Number(off), count) ?? { ok: true, errnos: [], payload: 16, verify: echo };
 }
 
-const DRM_XRGB8888 = 0x34325258;
 
 function predictQuery(m: SessionModel, msg: Msg): Pred {
   const p = msg.payload;
@@ -519,7 +513,7 @@ function predictQuery(m: SessionModel, msg: Msg): Pred {
         if (zeros.some((v) => v !== 0)) throw new Violation('an empty plane (probe, non-primary, disabled) is all zeros (invariant 20)', `[${zeros}]`);
         return;
       }
-      if (format !== DRM_XRGB8888) throw new Violation('a mbochs plane is XRGB8888', `0x${format.toString(16)}`);
+      if (format !== DRM_FORMAT_XRGB8888) throw new Violation('a mbochs plane is XRGB8888', `0x${format.toString(16)}`);
       if (id === 0) throw new Violation('dmabuf ids are never 0 for a valid plane (invariant 20)', `${width}x${height}`);
       if (stride * height > size || size > m.facts.memsize) throw new Violation('stride·height ≤ size ≤ VRAM (invariant 11)', `${stride}·${height} vs ${size}`);
       const g: Geometry = { width, height, stride, size };

@@ -17,7 +17,7 @@ import { dispiCoverage } from '../../../fuzz/targets/dispi.ts';
 import { regionCoverage } from '../../../fuzz/targets/region.ts';
 import { framerCoverage } from '../../../fuzz/targets/framer.ts';
 import { SessionCommand, sessionCommandsArbitrary, sessionCoverage, sessionFinish, sessionSetup } from '../../../fuzz/targets/session.ts';
-import { CMD } from '../../../fuzz/arb/vfio-user.ts';
+import { CMD } from '../../../fuzz/arb/vfio-user/header.ts';
 
 const SEED = testSeed();
 
