@@ -38,7 +38,7 @@ export type Gate =
   /** After VERSION, and only when the display extension was negotiated; else ENOSYS. */
   | 'display';
 
-/** How many fds a command may bring (vfio-user.md §1.6). */
+/** How many fds a command may bring (docs/protocol.md "fds"). */
 export type FdRule =
   | { readonly max: number }
   /** Up to what the framer admitted (the negotiated max_msg_fds). */
@@ -149,7 +149,7 @@ export function wantsNoReply(flags: number): boolean {
   return (flags & P.VFIO_USER_F_NO_REPLY) !== 0;
 }
 
-/** Whether a refusal of this frame goes unanswered (§1.1: NO_REPLY holds even on error, where honoured). */
+/** Whether a refusal of this frame goes unanswered (vfio-user.rst "Header": NO_REPLY holds even on error, where honoured). */
 export function silentOnError<S, R>(row: CommandRow<S, R> | undefined, flags: number): boolean {
   return wantsNoReply(flags) && row !== undefined && row.noReply;
 }

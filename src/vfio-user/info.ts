@@ -1,11 +1,12 @@
 /**
- * vfio-user's conventions for the VFIO structs it reuses (vfio-user.md §1.4,
- * §1.8, §1.9, §1.12). The device API (src/vfio/) answers as the kernel
+ * vfio-user's conventions for the VFIO structs it reuses (QEMU
+ * docs/interop/vfio-user.rst "Message sizes", "VFIO_USER_DEVICE_GET_INFO",
+ * "VFIO_USER_DEVICE_GET_REGION_INFO", "VFIO_USER_DEVICE_SET_IRQS"). The device API (src/vfio/) answers as the kernel
  * ioctls do; these adapt its answers where the protocol differs, so only
  * this layer knows the transport:
  *
  * - device info is the 16-byte minsz prefix with argsz 16 (QEMU rejects a
- *   24-byte reply);
+ *   24-byte reply, docs/protocol.md);
  * - irq info carries argsz 16, not the caller's;
  * - a region-info answer that does not fit the request's argsz is the bare
  *   32-byte struct with CAPS cleared (libvfio-user; QEMU rejects CAPS with

@@ -5,7 +5,7 @@
  * sockets here (server.ts does I/O), and no device knowledge beyond the
  * VfioDevice contract.
  *
- * Error rule (vfio-user.md §1.15, §7.1): a well-framed request that cannot be
+ * Error rule (docs/protocol.md, "error replies"): a well-framed request that cannot be
  * honoured gets an error reply and the connection stays — QEMU aborts later if
  * its connection is dropped. Only a corrupt stream (the framer's business) is
  * a reason to disconnect.
@@ -31,7 +31,7 @@ import { VfioUserRegionAccess, errorReply, replyMessage } from './wire.ts';
 
 const log = logger('vfio-user');
 
-/** Named limits, checked before any allocation (style.md convention 6). */
+/** Named limits, checked before any allocation. */
 export interface SessionLimits {
   /** Largest REGION_READ/WRITE count. @defaultValue 1 MiB */
   readonly maxDataXfer: number;
@@ -190,7 +190,7 @@ export class Session {
     }
   }
 
-  /** A request was refused: count it, log it, and answer it (§1.15) unless NO_REPLY applies. */
+  /** A request was refused: count it, log it, and answer it (an error reply, docs/protocol.md) unless NO_REPLY applies. */
   #failure(row: AnyRow | undefined, frame: Frame, err: unknown): Outgoing | undefined {
     const errno = err instanceof VfioError ? err.errno : ERRNO.EINVAL;
     this.stats.errors++;

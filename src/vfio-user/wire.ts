@@ -1,5 +1,6 @@
 /**
- * vfio-user payload structs (vfio-user.md §1.7–§1.13), declared once; sizes,
+ * vfio-user payload structs (QEMU docs/interop/vfio-user.rst, VFIO_USER_DMA_MAP
+ * through VFIO_USER_DEVICE_RESET), declared once; sizes,
  * offsets and codecs derive from the field lists (src/util/struct.ts). The
  * VFIO structs that vfio-user reuses (region info, irq info/set, gfx plane)
  * come from src/vfio/structs.ts.
@@ -12,7 +13,7 @@ export const VfioUserHeader = struct('vfio_user_header', [
   ['msg_id', 'u16'], ['command', 'u16'], ['msg_size', 'u32'], ['flags', 'u32'], ['error_no', 'u32'],
 ]);
 
-/** VERSION request and reply (§1.5): the versions, then optional NUL-terminated JSON. */
+/** VERSION request and reply (vfio-user.rst "VFIO_USER_VERSION"): the versions, then optional NUL-terminated JSON. */
 export const VfioUserVersion = struct('vfio_user_version', [
   ['major', 'u16'], ['minor', 'u16'],
 ], { tail: 'data' });
@@ -89,7 +90,7 @@ export function replyMessage(id: number, command: number, payload?: Uint8Array):
   return out;
 }
 
-/** An error reply: header only, Reply type, ERROR flag, non-zero errno (§1.15). */
+/** An error reply: header only, Reply type, ERROR flag, non-zero errno (vfio-user.rst "Header"). */
 export function errorReply(id: number, command: number, errno: number): Uint8Array {
   const out = new Uint8Array(VFIO_USER_HEADER_SIZE);
   writeReplyHeader(out, id, command, errno === 0 ? ERRNO.EINVAL : errno);

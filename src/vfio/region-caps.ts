@@ -4,7 +4,7 @@
  * vfio_pci_ioctl_get_region_info): a truncated region-info answer keeps CAPS
  * with cap_offset 0; device/irq info copy back what fits and leave argsz as
  * the caller gave it. A transport with other conventions adapts these answers
- * in its own layer (vfio-user: src/vfio-user/region-info.ts).
+ * in its own layer (vfio-user: src/vfio-user/info.ts).
  *
  * Capability chain layout (vfio_info_add_capability / vfio_info_cap_shift):
  * caps start at 32 (sizeof vfio_region_info), each 8-byte aligned, in the

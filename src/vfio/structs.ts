@@ -1,7 +1,7 @@
 /**
  * VFIO uapi structs (include/uapi/linux/vfio.h) as wire-struct descriptors.
  * Field names are the kernel's, so grepping vfio.h lines up. Sizes are checked
- * in test/unit/vfio/structs.test.ts against vfio-user.md §5.2 / devices.md §4.
+ * in test/unit/vfio/structs.test.ts against numbers written out from include/uapi/linux/vfio.h.
  */
 import { struct, type ValueOf } from '../util/struct.ts';
 

@@ -1,6 +1,6 @@
 /**
  * The message header and the byte builders every fuzz family shares
- * (vfio-user.md §1.2–§1.3), and the plain-data u64 the corpus can carry.
+ * (QEMU docs/interop/vfio-user.rst "Header", "Commands"), and the plain-data u64 the corpus can carry.
  *
  * Everything generated under fuzz/arb/vfio-user/ is plain data (numbers,
  * strings, booleans, Uint8Arrays, arrays and records) so a failing case
@@ -147,7 +147,7 @@ export const arbLen = (natural: number): fc.Arbitrary<number> =>
     { arbitrary: fc.constantFrom(0, 1, 3, 4, natural - 1, natural + 1, natural + 8), weight: 1 },
   );
 
-/** argsz values of devices.md §8.2 item 4 and their neighbours. */
+/** argsz values at the struct sizes (16, 24, 32, 48, 56, 60, 64) and their neighbours. */
 export const ARGSZ_EDGES = [0, 15, 16, 17, 23, 24, 31, 32, 33, 47, 48, 49, 55, 56, 59, 60, 63, 64, 65, 0xffff_ffff] as const;
 export const arbArgsz = (usual: number): fc.Arbitrary<number> =>
   fc.oneof({ arbitrary: fc.constant(usual), weight: 4 }, { arbitrary: fc.constantFrom(...ARGSZ_EDGES), weight: 2 }, { arbitrary: fc.nat(), weight: 1 });

@@ -7,7 +7,7 @@ export type OffsetSpec =
   | { readonly k: 'lit'; readonly v: U64 }
   | { readonly k: 'end'; readonly d: number };
 
-/** Region indexes 0–20 and 2^32−1 (devices.md §8.2 item 4). */
+/** Region indexes 0–20 and 2^32−1: every real one, the EINVAL gaps, and the extremes. */
 export const arbRegionIndex: fc.Arbitrary<number> = fc.oneof(
   { arbitrary: fc.integer({ min: 0, max: 20 }), weight: 10 },
   { arbitrary: fc.constant(0xffff_ffff), weight: 1 },

@@ -39,7 +39,7 @@ export type SessionCmd =
   /** mbochs: program a display mode with 2-byte dispi writes on BAR2 (several REGION_WRITEs). */
   | ({ readonly c: 'mode'; readonly h: MsgHead } & ModeSpec)
   /**
-   * mbochs: optionally a guest mode set (as 'mode'), then QEMU's dmabuf refresh (devices.md §5.3): QUERY_GFX_PLANE PRIMARY twice (the second
+   * mbochs: optionally a guest mode set (as 'mode'), then QEMU's dmabuf refresh (hw/vfio/display.c vfio_display_dmabuf_update()): QUERY_GFX_PLANE PRIMARY twice (the second
    * succeeds where 'upstream' answers the first query of a new mode with ENOMEM), then
    * GET_GFX_DMABUF of the id the last successful query returned (0 when none).
    */

@@ -1,4 +1,4 @@
-/** VERSION proposals by name, and the outcome the spec predicts for each (vfio-user.md §1.5). */
+/** VERSION proposals by name, and the outcome the spec predicts for each (vfio-user.rst "VFIO_USER_VERSION"). */
 import { concatBytes, le } from './header.ts';
 
 /** A VERSION proposal, by name (see {@link versionProposal}). */
@@ -11,14 +11,14 @@ export const VERSION_VARIANTS: readonly VersionVariant[] = [
   'minor7', 'bad-json', 'not-object', 'caps-array', 'neg-fds', 'float-xfer', 'bad-utf8', 'no-caps-key',
 ];
 
-/** QEMU 10.2's proposal (vfio-user.md §2.3). */
+/** QEMU 10.2's proposal (docs/protocol.md "QEMU's client"). */
 export const QEMU_CAPS_JSON =
   '{"capabilities":{"max_msg_fds":16,"max_data_xfer_size":1048576,"pgsizes":4096,"max_dma_maps":65535,' +
   '"write_multiple":true,"migration":{"pgsize":4096,"max_bitmap_size":268435456}}}';
 
 /**
  * Expected outcome class of a proposal: 'ok', 'EINVAL' (malformed) or
- * 'ENOTSUP' (major ≠ 0) — from vfio-user.md §1.5, not from the code.
+ * 'ENOTSUP' (major ≠ 0) — from the spec's "VFIO_USER_VERSION", not from the code.
  */
 export function versionExpectation(v: VersionVariant): 'ok' | 'EINVAL' | 'ENOTSUP' {
   switch (v) {
