@@ -18,7 +18,7 @@ import type { Frame } from './framer.ts';
 import { accessCount, accessOffset, accessRegion, type CommandRow, type Reply } from './codec.ts';
 import { encodeDeviceInfo, encodeIrqInfo, encodeRegionInfo, irqSetOf } from './info.ts';
 import * as P from './protocol.ts';
-import { negotiateVersion, parseVersionPayload, type NegotiatedSession } from './version.ts';
+import { negotiateVersion, parseVersionPayload, type ClientProposal, type NegotiatedSession } from './version.ts';
 import {
   MdevsimDmabufRelease, MdevsimDmabufReply, MdevsimDmabufRequest, VFIO_DMA_UNMAP_FLAG_ALL,
   VFIO_USER_F_DMA_REGION_READ, VFIO_USER_F_DMA_REGION_WRITE, VfioUserArgsz, VfioUserDmaMap, VfioUserDmaUnmap,
@@ -57,12 +57,12 @@ function echoAccess(p: Uint8Array, out: Uint8Array, at: number): void {
   for (let i = 0; i < VfioUserRegionAccess.size; i++) out[at + HEADER + i] = p[i]!;
 }
 
-const version: Row<Uint8Array> = {
+const version: Row<ClientProposal> = {
   command: P.VFIO_USER_VERSION, name: 'VERSION', gate: 'unnegotiated', noReply: false, fds: { max: 0 },
   request: VfioUserVersion, minPayload: VfioUserVersion.size, payload: 'at-least',
-  decode: (p) => p,
-  handle(s, p, frame) {
-    const n = negotiateVersion(parseVersionPayload(p), {
+  decode: parseVersionPayload,
+  handle(s, proposal, frame) {
+    const n = negotiateVersion(proposal, {
       maxMsgFds: s.limits.maxMsgFds,
       maxDataXferSize: s.limits.maxDataXfer,
       maxDmaMaps: s.limits.maxDmaMaps,
@@ -124,12 +124,11 @@ function checkDmaFd(inspect: FdInspector | undefined, fd: number, offset: bigint
   }
 }
 
-const dmaUnmap: Row<Uint8Array> = {
+const dmaUnmap: Row<ReturnType<typeof VfioUserDmaUnmap.decode>> = {
   command: P.VFIO_USER_DMA_UNMAP, name: 'DMA_UNMAP', gate: 'negotiated', noReply: true, fds: 'ignored',
   request: VfioUserDmaUnmap, minPayload: VfioUserDmaUnmap.size, payload: 'at-least',
-  decode: (p) => p,
-  handle(s, p) {
-    const u = VfioUserDmaUnmap.decode(p);
+  decode: (p) => VfioUserDmaUnmap.decode(p),
+  handle(s, u) {
     if ((u.flags & ~VFIO_DMA_UNMAP_FLAG_ALL) !== 0) throw new VfioError('EINVAL', `DMA_UNMAP flags 0x${u.flags.toString(16)} unsupported (no dirty bitmaps)`);
     if ((u.flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0) {
       if (u.address !== 0n || u.size !== 0n) throw new VfioError('EINVAL', 'DMA_UNMAP ALL with a non-zero address or size');
@@ -139,8 +138,8 @@ const dmaUnmap: Row<Uint8Array> = {
       if (m === undefined) throw new VfioError('ENOENT', `DMA_UNMAP [0x${u.address.toString(16)}, +0x${u.size.toString(16)}) matches no window`);
       s.release([m]);
     }
-    // Echo the struct (libvfio-user, rust-vmm); QEMU accepts up to 40 bytes.
-    return { payload: p.subarray(0, VfioUserDmaUnmap.size) };
+    // Echo the struct, not what followed it (libvfio-user, rust-vmm); QEMU accepts up to 40 bytes.
+    return { payload: VfioUserDmaUnmap.toBytes(u) };
   },
 };
 

@@ -219,6 +219,7 @@ export class Session {
   #dispatch(row: AnyRow | undefined, frame: Frame): Outgoing {
     const st = this.#state;
     admit(row, frame, st);
+    if (row.fds === 'ignored' && frame.fds.length > 0) log.debug(`closing ${frame.fds.length} unexpected fd(s) on ${row.name}`);
     const p = frame.payload;
     checkPayload(row, p, st);
     if (row.inPlace !== undefined) {
