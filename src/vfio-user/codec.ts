@@ -90,6 +90,9 @@ export interface CommandRow<S, Req = unknown> {
   readonly inPlace?: InPlace<S>;
 }
 
+/** An unknown command may carry no fds. */
+const NO_FDS: FdRule = { max: 0 };
+
 /** What the codec needs from the session to admit a frame (session state has this shape). */
 export interface Admission {
   readonly negotiated: { readonly display: boolean } | undefined;
@@ -97,8 +100,9 @@ export interface Admission {
 }
 
 /**
- * A reader of one u32 field of a descriptor at (bytes, base): the field's
- * offset comes from the declaration, so no offset is written twice.
+ * A reader of one u32 field of a descriptor: the field's offset comes from
+ * the declaration, so no offset is written twice, and reading allocates
+ * nothing (decode() would build an object and a bigint per u64).
  */
 export function u32Field<N extends string>(s: Struct<unknown, N>, name: N): (b: Uint8Array) => number {
   const o = fieldOffset(s, name, 'u32');
@@ -172,7 +176,7 @@ export function admit<S, R>(row: CommandRow<S, R> | undefined, frame: Frame, a: 
   }
   const n = frame.fds.length;
   if (n > 0) {
-    const rule = row?.fds ?? { max: 0 };
+    const rule = row?.fds ?? NO_FDS;
     if (rule !== 'any' && rule !== 'ignored' && n > rule.max) {
       throw new VfioError('EINVAL', `command ${cmd} carries ${n} fds; ${rule.max === 0 ? 'none' : `at most ${rule.max}`} allowed`);
     }
