@@ -1,6 +1,6 @@
 /**
  * Client-side message building and reply parsing, shared by the async client
- * (client.ts) and the blocking one (sync-client.ts): the transports differ,
+ * (client.ts) and the blocking one (sync-client.ts) through client-core.ts: the transports differ,
  * the bytes do not.
  */
 import { VfioError } from '../util/errors.ts';
