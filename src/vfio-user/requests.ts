@@ -1,7 +1,7 @@
 /**
- * Client-side message building and reply parsing, shared by the async client
- * (client.ts) and the blocking one (sync-client.ts) through client-core.ts: the transports differ,
- * the bytes do not.
+ * Client-side message building and reply parsing, used by the client core
+ * (client-core.ts) that drives both the async and the blocking client: the
+ * transports differ, the bytes do not.
  */
 import { VfioError } from '../util/errors.ts';
 import { closeFd } from '../sys/fds.ts';
