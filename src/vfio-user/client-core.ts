@@ -45,9 +45,6 @@ function exchange(command: number, payload: Uint8Array = EMPTY, fds: readonly nu
   return { command, payload, fds, noReply };
 }
 
-/** Most fds a client accepts per message unless told otherwise (and proposes as max_msg_fds). */
-export const DEFAULT_CLIENT_MAX_MSG_FDS = 8;
-
 /**
  * A result that carries a follow-up call: each transport turns `release` into
  * its own kind of call (a promise, or a blocking one), so the plan stays
@@ -68,7 +65,7 @@ export class ClientCore {
   constructor(opts: R.ClientOptions) {
     // The server's rule for the largest message, applied to what we proposed.
     const limits = { ...DEFAULT_SESSION_LIMITS, maxDataXfer: opts.maxDataXfer ?? P.DEFAULT_MAX_DATA_XFER_SIZE };
-    this.framer = new Framer({ maxMessageSize: maxMessageSize(limits), maxFdsPerMessage: opts.maxMsgFds ?? DEFAULT_CLIENT_MAX_MSG_FDS }, closeFd);
+    this.framer = new Framer({ maxMessageSize: maxMessageSize(limits), maxFdsPerMessage: R.clientMaxMsgFds(opts) }, closeFd);
   }
 
   /** The bytes of `ex` under the next message id. */

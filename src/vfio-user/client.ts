@@ -27,7 +27,7 @@ import { connect, type UnixSocket } from '../sys/socket.ts';
 import * as P from './protocol.ts';
 import * as R from './requests.ts';
 import {
-  ClientCore, DEFAULT_CLIENT_MAX_MSG_FDS, RUN, handshake, installCalls,
+  ClientCore, RUN, handshake, installCalls,
   type AsyncCalls, type DmabufView, type Exchange, type Plan, type Reply, type Transport,
 } from './client-core.ts';
 
@@ -78,7 +78,7 @@ export class VfioUserClient implements Transport {
 
   /** Connect and negotiate VERSION. */
   static async connect(path: string, opts: R.ClientOptions = {}): Promise<VfioUserClient> {
-    const socket = await connect(path, { maxFds: opts.maxMsgFds ?? DEFAULT_CLIENT_MAX_MSG_FDS });
+    const socket = await connect(path, { maxFds: R.clientMaxMsgFds(opts) });
     const client = new VfioUserClient(socket, opts);
     try {
       client.server = await client[RUN](handshake(opts), (caps) => caps);

@@ -14,6 +14,14 @@ import {
   MdevsimDmabufRelease, MdevsimDmabufReply, MdevsimDmabufRequest, VfioUserDmaMap, VfioUserDmaUnmap, VfioUserHeader, VfioUserRegionAccess,
 } from './wire.ts';
 
+/** Most fds a client accepts per message unless told otherwise (and proposes as max_msg_fds). */
+export const DEFAULT_CLIENT_MAX_MSG_FDS = 8;
+
+/** The fd bound a client proposes, receives with and frames with: one value, or a reply could be cut. */
+export function clientMaxMsgFds(opts: ClientOptions): number {
+  return opts.maxMsgFds ?? DEFAULT_CLIENT_MAX_MSG_FDS;
+}
+
 export interface ClientOptions {
   /** Propose the mdevsim display extension. @defaultValue false */
   readonly display?: boolean;
@@ -40,7 +48,7 @@ export function requestMessage(id: number, command: number, payload: Uint8Array,
 
 export function versionProposal(opts: ClientOptions): Uint8Array {
   const caps: Record<string, unknown> = {
-    max_msg_fds: opts.maxMsgFds ?? 8,
+    max_msg_fds: clientMaxMsgFds(opts),
     max_data_xfer_size: opts.maxDataXfer ?? P.DEFAULT_MAX_DATA_XFER_SIZE,
   };
   if (opts.display) caps[P.MDEVSIM_DISPLAY_CAPABILITY] = true;

@@ -10,7 +10,7 @@ import { VfioError } from '../util/errors.ts';
 import { BlockingSocket } from '../sys/blocking-socket.ts';
 import * as R from './requests.ts';
 import {
-  ClientCore, DEFAULT_CLIENT_MAX_MSG_FDS, RUN, handshake, installCalls, resume,
+  ClientCore, RUN, handshake, installCalls, resume,
   type DmabufView, type Exchange, type Plan, type Reply, type SyncCalls, type Transport,
 } from './client-core.ts';
 
@@ -33,7 +33,7 @@ export class SyncVfioUserClient implements Transport {
   }
 
   static connect(path: string, opts: R.ClientOptions = {}): SyncVfioUserClient {
-    const socket = BlockingSocket.connect(path, { maxFds: opts.maxMsgFds ?? DEFAULT_CLIENT_MAX_MSG_FDS });
+    const socket = BlockingSocket.connect(path, { maxFds: R.clientMaxMsgFds(opts) });
     try {
       return new SyncVfioUserClient(socket, opts);
     } catch (err) {
