@@ -201,7 +201,11 @@ export interface Transport {
   [RUN]<T, U>(plan: Plan<T>, finish: (value: T) => U): unknown;
 }
 
-/** Give a transport class one method per call, each running that call's plan. */
+/**
+ * Give a transport class one method per call, each running that call's plan.
+ * Generated rather than written out so neither transport can lack a call or
+ * spell one differently: the method set is the table.
+ */
 export function installCalls(transport: { prototype: Transport }): void {
   for (const [name, call] of Object.entries(CALLS) as [string, (...args: unknown[]) => Plan<unknown>][]) {
     Object.defineProperty(transport.prototype, name, {
