@@ -50,7 +50,7 @@ describe('mdevsim serve + VfioUserClient', () => {
       const probe = await c.queryGfxPlane(VFIO_GFX_PLANE_TYPE_PROBE | VFIO_GFX_PLANE_TYPE_DMABUF, 0);
       expect(probe.drmFormat).toBe(0);
       await expect(c.queryGfxPlane(VFIO_GFX_PLANE_TYPE_PROBE | VFIO_GFX_PLANE_TYPE_REGION, 0)).rejects.toMatchObject({ code: 'EINVAL' });
-      // bochs-drm's mode-set sequence (devices.md §6) for 640×480 as 16-bit writes at BAR2 0x500 + 2·index.
+      // bochs-drm's mode-set sequence (drivers/gpu/drm/tiny/bochs.c bochs_hw_setmode()) for 640×480 as 16-bit writes at BAR2 0x500 + 2·index.
       const dispi = [[4, 0], [3, 32], [1, 640], [2, 480], [5, 0], [6, 640], [7, (16 << 20) / (640 * 4)], [8, 0], [9, 0], [4, 0x41]];
       for (const [index, value] of dispi) await c.regionWrite(2, 0x500 + 2 * index!, le16(value!));
       const vram = await c.mapRegion(0);
