@@ -13,7 +13,12 @@
  * on its first byte and nothing may follow it), and so is one too large for
  * the buffer. REGION_READ and REGION_WRITE, the bulk of the traffic, are
  * answered straight into that buffer (Session.handleInto); everything else
- * goes through Session.handle.
+ * goes through Session.handle. When the framer runs dry, the turn sends its
+ * replies and reads once more before returning to the event loop (as a
+ * blocking server's read after its write): a client on the same CPU has
+ * usually queued its next request by then. That read counts against the
+ * same turn budget, and a read that finds nothing backs off (1, 3, 7, 15
+ * turns), so a slower client pays about one recvmsg in 16 turns for it.
  *
  * Fairness and memory (one process serves many VMs, so one client must never
  * stall or exhaust the others):
@@ -56,6 +61,8 @@ const log = logger('vfio-user');
 const TURN_MESSAGES = 64;
 /** Most request + reply bytes handled in one turn before yielding. */
 const TURN_BYTES = 1 << 20;
+/** Most turns without read-ahead after read-aheads that found nothing. */
+const READ_AHEAD_MAX_SKIP = 15;
 /** fds a device server holds itself: its listening socket. */
 const SERVER_FIXED_FDS = 1;
 
@@ -135,6 +142,12 @@ interface Connection {
   continuing: boolean;
   /** Not read while its queued output is over the limit. */
   throttled: boolean;
+  /** A turn is reading ahead (socket.readNow): 'data' only feeds the framer, the running turn handles it. */
+  readingAhead: boolean;
+  /** Turns left before the next read-ahead attempt (set when one found nothing). */
+  readAheadSkip: number;
+  /** Current skip length: 0 after a read-ahead found data, then 1, 3, 7, … READ_AHEAD_MAX_SKIP per miss in a row. */
+  readAheadBackoff: number;
 }
 
 /** Size of a connection's reply buffer; larger replies go out on their own. */
@@ -284,7 +297,7 @@ export class DeviceServer {
     const active: Connection = {
       socket, framer, session, account, observer, handshake,
       out: new Uint8Array(new ArrayBuffer(OUT_BUFFER_SIZE)),
-      vmm: false, lastActive: ++this.#clock, continuing: false, throttled: false,
+      vmm: false, lastActive: ++this.#clock, continuing: false, throttled: false, readingAhead: false, readAheadSkip: 0, readAheadBackoff: 0,
     };
     this.#active.add(active);
     this.stats.connections++;
@@ -328,7 +341,7 @@ export class DeviceServer {
       fds = taken;
     }
     active.framer.push(bytes, fds);
-    this.#turn(active);
+    if (!active.readingAhead) this.#turn(active);
   }
 
   /**
@@ -351,7 +364,36 @@ export class DeviceServer {
           break;
         }
         const frame = framer.next();
-        if (frame === undefined) break;
+        if (frame === undefined) {
+          // Out of requests. Reply now and read again before going back to
+          // the event loop (within this turn's budget): a client that got
+          // its reply while we were sending may have queued the next request
+          // already. Reads that find nothing back off exponentially, so a
+          // client that is always slower than us costs one extra recvmsg
+          // per READ_AHEAD_MAX_SKIP + 1 turns.
+          if (active.readAheadSkip > 0) {
+            active.readAheadSkip--;
+            break;
+          }
+          if (pos > 0) socket.send(out.subarray(0, pos));
+          pos = 0;
+          if (socket.queuedBytes > 0 || !this.#active.has(active)) break;
+          active.readingAhead = true;
+          let got: boolean;
+          try {
+            got = socket.readNow();
+          } finally {
+            active.readingAhead = false;
+          }
+          if (!this.#active.has(active)) return; // dropped while reading (MSG_CTRUNC)
+          if (!got) {
+            active.readAheadBackoff = Math.min(active.readAheadBackoff * 2 + 1, READ_AHEAD_MAX_SKIP);
+            active.readAheadSkip = active.readAheadBackoff;
+            break;
+          }
+          active.readAheadBackoff = 0;
+          continue;
+        }
         messages++;
         bytes += frame.size;
         if (observer === undefined) {

@@ -204,6 +204,30 @@ describe('UnixSocket over a socketpair', () => {
     }
   });
 
+  it('readNow() reads what is there at once (also while paused), emits it as a wake would, and returns false on EAGAIN', async () => {
+    await expectNoFdLeak(async () => {
+      const [a, b] = socketpair();
+      const seen: { bytes: number[]; fds: number }[] = [];
+      b.on('data', (bytes, anc) => seen.push({ bytes: [...bytes], fds: anc?.fds.length ?? 0 }));
+      b.pause();
+      expect(b.readNow()).toBe(false);
+      expect(seen).toEqual([]);
+      const memfd = createMemfd('read-now', 4096);
+      a.send(new Uint8Array([7, 8, 9]), [memfd]);
+      memfd.close();
+      expect(b.readNow()).toBe(true); // the fd is closed after the listener returns, as on a wake
+      expect(seen).toEqual([{ bytes: [7, 8, 9], fds: 1 }]);
+      expect(b.readNow()).toBe(false);
+      const closed = once(b, 'close') as Promise<[CloseInfo]>;
+      a.close();
+      await once(a, 'close');
+      expect(b.readNow()).toBe(true); // EOF: closes, as a wake would
+      expect(b.closed).toBe(true);
+      expect((await closed)[0]).toEqual({ reason: 'eof' });
+      expect(b.readNow()).toBe(false);
+    });
+  });
+
   it('validates options', () => {
     expect(() => socketpair({ maxFds: 254 })).toThrow(RangeError);
     expect(() => socketpair({ readBufferSize: 0 })).toThrow(RangeError);
