@@ -121,30 +121,38 @@ bool ArgString(const Napi::CallbackInfo& info, size_t i, const char* fn, const c
   return true;
 }
 
+// One napi_get_typedarray_info per argument (Napi::TypedArray's accessors
+// each query it again): these run on every sendmsg / recvmsg.
+static bool TypedArrayOf(napi_env env, napi_value v, napi_typedarray_type want, void** data, size_t* length) {
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
+  napi_typedarray_type type;
+  if (napi_get_typedarray_info(env, v, &type, length, data, nullptr, nullptr) != napi_ok) return false;
+  return type == want;
+}
+
 bool ArgBytes(Napi::Env env, Napi::Value v, const char* fn, const char* param, uint8_t** data,
               size_t* length) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+  void* p = nullptr;
+  if (!TypedArrayOf(env, v, napi_uint8_array, &p, length)) {
     std::string expected = std::string("a Uint8Array (got ") + TypeName(v) + ")";
     ThrowTypeError(env, fn, param, expected.c_str());
     return false;
   }
-  Napi::Uint8Array a = v.As<Napi::Uint8Array>();
-  *length = a.ByteLength();
-  *data = *length == 0 ? nullptr : a.Data();
+  *data = *length == 0 ? nullptr : static_cast<uint8_t*>(p);
   return true;
 }
 
 bool ArgInt32Array(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* param,
                    int32_t** data, size_t* length) {
   Napi::Value v = info[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+  void* p = nullptr;
+  if (!TypedArrayOf(info.Env(), v, napi_int32_array, &p, length)) {
     std::string expected = std::string("an Int32Array (got ") + TypeName(v) + ")";
     ThrowTypeError(info.Env(), fn, param, expected.c_str());
     return false;
   }
-  Napi::Int32Array a = v.As<Napi::Int32Array>();
-  *length = a.ElementLength();
-  *data = *length == 0 ? nullptr : a.Data();
+  *data = *length == 0 ? nullptr : static_cast<int32_t*>(p);
   return true;
 }
 

@@ -200,22 +200,34 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
     Napi::HandleScope scope(env);
     int32_t nread = -1;
     if (w->recv_ && status == 0 && (events & UV_READABLE) != 0) {
-      Napi::ArrayBuffer buffer = w->buffer_.Value();
-      Napi::Int32Array fdsOut = w->fdsOut_.Value();
-      Napi::Int32Array st = w->status_.Value();
       // Re-read the pointers every time: JS may have detached a buffer.
-      if (buffer.ByteLength() > 0 && st.ElementLength() >= kRecvStatusLen &&
-          fdsOut.ElementLength() >= static_cast<size_t>(w->maxFds_)) {
-        int32_t* s = st.Data();
-        DrainRecv(w->fd_, static_cast<uint8_t*>(buffer.Data()), buffer.ByteLength(), w->maxFds_,
-                  w->maxFds_ > 0 ? fdsOut.Data() : nullptr, fdsOut.ElementLength(), s);
+      // Raw napi calls: one query per array (Napi's accessors repeat it).
+      napi_value buffer = w->buffer_.Value();
+      napi_value fdsOut = w->fdsOut_.Value();
+      napi_value st = w->status_.Value();
+      void* buf = nullptr;
+      size_t cap = 0;
+      void* fdsData = nullptr;
+      size_t fdsLen = 0;
+      void* stData = nullptr;
+      size_t stLen = 0;
+      napi_typedarray_type type;
+      if (napi_get_arraybuffer_info(env, buffer, &buf, &cap) == napi_ok &&
+          napi_get_typedarray_info(env, fdsOut, &type, &fdsLen, &fdsData, nullptr, nullptr) == napi_ok &&
+          napi_get_typedarray_info(env, st, &type, &stLen, &stData, nullptr, nullptr) == napi_ok && cap > 0 &&
+          stLen >= kRecvStatusLen && fdsLen >= static_cast<size_t>(w->maxFds_)) {
+        int32_t* s = static_cast<int32_t*>(stData);
+        DrainRecv(w->fd_, static_cast<uint8_t*>(buf), cap, w->maxFds_,
+                  w->maxFds_ > 0 ? static_cast<int32_t*>(fdsData) : nullptr, fdsLen, s);
         nread = s[kRecvNread];
         // Spurious wake (nothing read, nothing happened): skip the JS call.
         if (nread == 0 && s[kRecvFlags] == 0 && s[kRecvErrno] == 0 && (events & UV_WRITABLE) == 0) return;
       }
     }
-    napi_value args[3] = {Napi::Number::New(env, status), Napi::Number::New(env, events),
-                          Napi::Number::New(env, nread)};
+    napi_value args[3];
+    napi_create_int32(env, status, &args[0]);
+    napi_create_int32(env, events, &args[1]);
+    napi_create_int32(env, nread, &args[2]);
     napi_value result;
     const napi_status rc =
         napi_make_callback(env, *w->context_, w->Value(), w->callback_.Value(), 3, args, &result);
