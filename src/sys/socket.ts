@@ -163,6 +163,8 @@ export class UnixSocket extends EventEmitter<UnixSocketEvents> {
   readonly #queue: QueueEntry[] = [];
   #queuedBytes = 0;
   #charger: FdCharger | undefined;
+  /** The last 'data' view: a chunk as long as the one before gets the same view again (valid only during 'data' anyway). */
+  #lastView: Uint8Array | undefined;
 
   private constructor(fd: OwnedFd, options: SocketOptions) {
     super();
@@ -455,7 +457,7 @@ export class UnixSocket extends EventEmitter<UnixSocketEvents> {
     }
     if (nread > 0 || ancillary !== undefined) {
       try {
-        this.emit('data', new Uint8Array(this.#buffer, 0, nread), ancillary);
+        this.emit('data', this.#view(nread), ancillary);
       } catch (error) {
         // A listener's bug costs this connection, never the process.
         log.error(`UnixSocket: a 'data' listener threw; closing the connection: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
@@ -471,6 +473,14 @@ export class UnixSocket extends EventEmitter<UnixSocketEvents> {
     } else if ((flags & C.RECV_FLAG_EOF) !== 0) {
       this.#shutdown('eof');
     }
+  }
+
+  #view(n: number): Uint8Array {
+    const last = this.#lastView;
+    if (last !== undefined && last.length === n) return last;
+    const view = new Uint8Array(this.#buffer, 0, n);
+    this.#lastView = view;
+    return view;
   }
 
   #shutdown(reason: CloseReason, error?: SysError): void {

@@ -49,6 +49,9 @@ export class ProtocolViolation extends Error {
 
 interface PendingFds { readonly at: number; readonly fds: number[] }
 
+/** The fds of a frame that brought none: shared, so frozen (handlers only overwrite fds they keep, and there are none). */
+const NO_FDS: number[] = Object.freeze([]) as unknown as number[];
+
 export class Framer {
   #buf: Uint8Array = new Uint8Array(64 * 1024);
   #start = 0; // first unconsumed byte in #buf
@@ -57,6 +60,7 @@ export class Framer {
   #pendingFds: PendingFds[] = [];
   #broken: ProtocolViolation | undefined;
   #view: DataView = new DataView(this.#buf.buffer);
+  #lastPayload: Uint8Array | undefined;
 
   constructor(private readonly limits: FramerLimits, private readonly closeFd: (fd: number) => void) {}
 
@@ -96,7 +100,8 @@ export class Framer {
     }
     if (avail < size) return undefined;
     const msgPos = this.#consumed;
-    const fds: number[] = [];
+    let fds = NO_FDS;
+    if (this.#pendingFds.length > 0) fds = [];
     while (this.#pendingFds.length > 0 && this.#pendingFds[0]!.at < msgPos + size) {
       const p = this.#pendingFds.shift()!;
       if (p.at >= msgPos) fds.push(...p.fds);
@@ -112,12 +117,26 @@ export class Framer {
       size,
       flags: v.getUint32(h + 8, true),
       error: v.getUint32(h + 12, true),
-      payload: this.#buf.subarray(h + VFIO_USER_HEADER_SIZE, h + size),
-      fds,
+      payload: this.#payload(h + VFIO_USER_HEADER_SIZE, h + size),
+      fds: fds.length === 0 ? NO_FDS : fds,
     };
     this.#start += size;
     this.#consumed += size;
     return frame;
+  }
+
+  /**
+   * A view of #buf[start, end). Sequential traffic frames every message at
+   * the same place (the buffer restarts at 0 once drained), so the last view
+   * is handed out again instead of a new one; a view is only promised until
+   * the next push(), and the bytes it shows are the same either way.
+   */
+  #payload(start: number, end: number): Uint8Array {
+    const last = this.#lastPayload;
+    if (last !== undefined && last.buffer === this.#buf.buffer && last.byteOffset === start && last.length === end - start) return last;
+    const view = this.#buf.subarray(start, end);
+    this.#lastPayload = view;
+    return view;
   }
 
   /** Drop the stream: close every fd not yet handed out. Idempotent. */

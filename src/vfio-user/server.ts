@@ -144,6 +144,8 @@ interface Connection {
   throttled: boolean;
   /** A turn is reading ahead (socket.readNow): 'data' only feeds the framer, the running turn handles it. */
   readingAhead: boolean;
+  /** The last out.subarray(0, n) sent: replies of one size in a row reuse it. */
+  outView: Uint8Array;
   /** Turns left before the next read-ahead attempt (set when one found nothing). */
   readAheadSkip: number;
   /** Current skip length: 0 after a read-ahead found data, then 1, 3, 7, … READ_AHEAD_MAX_SKIP per miss in a row. */
@@ -153,6 +155,12 @@ interface Connection {
 /** Size of a connection's reply buffer; larger replies go out on their own. */
 const OUT_BUFFER_SIZE = 64 * 1024;
 const NO_FDS: readonly number[] = [];
+
+/** out[0, n) as a view; send() copies whatever it queues, so one view may be sent again. */
+function outView(c: Connection, n: number): Uint8Array {
+  if (c.outView.length !== n) c.outView = c.out.subarray(0, n);
+  return c.outView;
+}
 
 export class DeviceServer {
   readonly path: string;
@@ -294,9 +302,10 @@ export class DeviceServer {
       this.#drop(active, `no VERSION within ${this.#handshakeTimeoutMs} ms`);
     }, this.#handshakeTimeoutMs);
     handshake.unref();
+    const out = new Uint8Array(new ArrayBuffer(OUT_BUFFER_SIZE));
     const active: Connection = {
       socket, framer, session, account, observer, handshake,
-      out: new Uint8Array(new ArrayBuffer(OUT_BUFFER_SIZE)),
+      out, outView: out.subarray(0, 0),
       vmm: false, lastActive: ++this.#clock, continuing: false, throttled: false, readingAhead: false, readAheadSkip: 0, readAheadBackoff: 0,
     };
     this.#active.add(active);
@@ -375,7 +384,7 @@ export class DeviceServer {
             active.readAheadSkip--;
             break;
           }
-          if (pos > 0) socket.send(out.subarray(0, pos));
+          if (pos > 0) socket.send(outView(active, pos));
           pos = 0;
           if (socket.queuedBytes > 0 || !this.#active.has(active)) break;
           active.readingAhead = true;
@@ -417,21 +426,21 @@ export class DeviceServer {
           // first byte, and a receiver attributes them to the message holding
           // the last byte of the read they arrive with (framer.ts), so nothing
           // may follow it in the same sendmsg.
-          if (pos > 0) socket.send(out.subarray(0, pos));
+          if (pos > 0) socket.send(outView(active, pos));
           pos = 0;
           socket.send(reply.bytes, reply.fds);
         } else if (pos + n <= out.length) {
           out.set(reply.bytes, pos);
           pos += n;
         } else {
-          if (pos > 0) socket.send(out.subarray(0, pos));
+          if (pos > 0) socket.send(outView(active, pos));
           pos = 0;
           socket.send(reply.bytes);
         }
       }
-      if (pos > 0) socket.send(out.subarray(0, pos));
+      if (pos > 0) socket.send(outView(active, pos));
     } catch (err) {
-      if (pos > 0 && this.#active.has(active)) socket.send(out.subarray(0, pos));
+      if (pos > 0 && this.#active.has(active)) socket.send(outView(active, pos));
       this.stats.dropped++;
       if (err instanceof ProtocolViolation) this.#drop(active, `corrupt stream: ${err.message}`);
       else {
