@@ -12,6 +12,7 @@
  *
  *   config        REGION_READ region 7 (config), offset 0, count 4
  *   dispi         REGION_READ region 2 (MMIO BAR), offset 0x500 (dispi ID), count 2
+ *   regionwrite   REGION_WRITE region 2, offset 0x50a (dispi BANK), count 2, value 0
  *   regioninfo    DEVICE_GET_REGION_INFO region 7, argsz 32 (reply carries no fd)
  *   regioninfo-fd DEVICE_GET_REGION_INFO region 0 (VRAM), argsz 32 (reply carries
  *                 the memfd; the client closes it)
@@ -64,8 +65,9 @@
 #define RBUF (4u << 20)
 #define MAX_FDS 16
 
-enum mode { M_CONFIG, M_DISPI, M_REGIONINFO, M_REGIONINFO_FD, M_PLANE };
-static const char *const MODE_NAMES[] = {"config", "dispi", "regioninfo", "regioninfo-fd", "plane-dmabuf"};
+enum mode { M_CONFIG, M_DISPI, M_REGIONINFO, M_REGIONINFO_FD, M_PLANE, M_REGIONWRITE };
+#define NMODES 6
+static const char *const MODE_NAMES[] = {"config", "dispi", "regioninfo", "regioninfo-fd", "plane-dmabuf", "regionwrite"};
 
 struct hdr {
   uint16_t id;
@@ -185,6 +187,10 @@ static void issue(int s, uint64_t t) {
     cmd = CMD_REGION_READ;
     put64(p, 0x500), put32(p + 8, 2), put32(p + 12, 2), plen = 16;
     break;
+  case M_REGIONWRITE:
+    cmd = CMD_REGION_WRITE;
+    put64(p, 0x50a), put32(p + 8, 2), put32(p + 12, 2), plen = 18; /* data: u16 0 */
+    break;
   case M_REGIONINFO:
   case M_REGIONINFO_FD:
     /* vfio_region_info: argsz, flags, index, cap_offset, size u64, offset u64 */
@@ -233,6 +239,10 @@ static int on_reply(int s, const struct hdr *h, const uint8_t *pl, uint32_t plen
     if (nfds) fail("REGION_READ reply with %s%ld fds", "", nfds);
     return 1;
   }
+  case M_REGIONWRITE:
+    if (plen != 16) fail("REGION_WRITE reply payload %s%ld bytes", "", plen);
+    if (nfds) fail("REGION_WRITE reply with %s%ld fds", "", nfds);
+    return 1;
   case M_REGIONINFO:
   case M_REGIONINFO_FD:
     if (strict) {
@@ -365,7 +375,7 @@ static int cmp_u64(const void *a, const void *b) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: vfu-load SOCKET --mode config|dispi|regioninfo|regioninfo-fd|plane-dmabuf\n"
+          "usage: vfu-load SOCKET --mode config|dispi|regionwrite|regioninfo|regioninfo-fd|plane-dmabuf\n"
           "                [--depth D] [--count N] [--warmup W] [--display] [--strict] [--send per-request|batch]\n");
   exit(2);
 }
@@ -379,7 +389,7 @@ int main(int argc, char **argv) {
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--mode") == 0 && v) {
       int found = 0;
-      for (int m = 0; m < 5; m++)
+      for (int m = 0; m < NMODES; m++)
         if (strcmp(v, MODE_NAMES[m]) == 0) mode = (enum mode)m, found = 1;
       if (!found) usage();
       have_mode = 1, i++;

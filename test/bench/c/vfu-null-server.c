@@ -7,12 +7,14 @@
  * {"event":"ready"} when it accepts connections, then serves one client at a
  * time until SIGTERM/SIGINT (the socket file is removed on the way out).
  *
- * Per message it does what the simplest blocking server does: a read loop
- * for the 16-byte header, a read loop for the payload, and ONE write of the
- * whole reply. No batching, no polling, no fds:
+ * This is the floor of vfio-user.bench.ts (issue 13): per message it does
+ * what the simplest blocking server does: a recv loop for the 16-byte
+ * header, a recv loop for the payload, and ONE send of the whole reply. No
+ * batching, no polling, no fds:
  *
  *   VERSION      -> header + {major 0, minor 0} (4 bytes, no JSON)
  *   REGION_READ  -> header + the 16-byte request struct echoed + count zero bytes
+ *   REGION_WRITE -> header + the 16-byte request struct echoed (the spec's reply)
  *   anything else-> header only (reply type, same id and command, error 0)
  *
  * A request flagged NO_REPLY gets no reply. A malformed header (size < 16 or
@@ -35,6 +37,7 @@
 
 #define CMD_VERSION 1
 #define CMD_REGION_READ 9
+#define CMD_REGION_WRITE 10
 #define F_TYPE_MASK 0xfu
 #define F_TYPE_REPLY 1u
 #define F_NO_REPLY 0x10u
@@ -65,7 +68,7 @@ static void die(const char *what) {
 static int read_full(int fd, uint8_t *buf, size_t len) {
   size_t got = 0;
   while (got < len) {
-    ssize_t n = read(fd, buf + got, len - got);
+    ssize_t n = recv(fd, buf + got, len - got, 0);
     if (n < 0) {
       if (errno == EINTR && !stopping) continue;
       return 0;
@@ -108,6 +111,9 @@ static void serve(int conn, uint8_t *in, uint8_t *out) {
       memcpy(out + HDR, in + HDR, 16);
       memset(out + HDR + 16, 0, count);
       len += 16 + count;
+    } else if (h.command == CMD_REGION_WRITE && h.size >= HDR + 16) {
+      memcpy(out + HDR, in + HDR, 16);
+      len += 16;
     }
     struct hdr r = {h.id, h.command, (uint32_t)len, F_TYPE_REPLY, 0};
     memcpy(out, &r, HDR);
