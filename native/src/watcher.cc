@@ -4,6 +4,7 @@
 //   new Watcher(fd, callback)        callback(status, events, nread)
 //   start(events) / stop() / close() (UV_READABLE | UV_WRITABLE | UV_DISCONNECT)
 //   setRecv(buffer, maxFds, fdsOut, status) / setRecv(null)
+//   drain()                          one drain now, as a wake does; nread or -1
 //   ref() / unref()                  keep / do not keep the event loop alive
 //
 // In receive mode a readable wake drains the socket with DrainRecv *before*
@@ -34,6 +35,7 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
                            InstanceMethod<&Watcher::Stop>("stop"),
                            InstanceMethod<&Watcher::Close>("close"),
                            InstanceMethod<&Watcher::SetRecv>("setRecv"),
+                           InstanceMethod<&Watcher::Drain>("drain"),
                            InstanceMethod<&Watcher::RefLoop>("ref"),
                            InstanceMethod<&Watcher::UnrefLoop>("unref"),
                        });
@@ -193,6 +195,38 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
     }
   }
 
+  // One DrainRecv into the setRecv buffers; their status array, or nullptr
+  // when not in receive mode or a buffer is unusable (detached, too short).
+  // Re-reads the pointers every time: JS may have detached a buffer. Raw
+  // napi calls: one query per array (Napi's accessors repeat it).
+  int32_t* DrainNow(napi_env env) {
+    if (!recv_ || handle_ == nullptr) return nullptr;
+    void* buf = nullptr;
+    size_t cap = 0;
+    void* fdsData = nullptr;
+    size_t fdsLen = 0;
+    void* stData = nullptr;
+    size_t stLen = 0;
+    napi_typedarray_type type;
+    if (napi_get_arraybuffer_info(env, buffer_.Value(), &buf, &cap) != napi_ok ||
+        napi_get_typedarray_info(env, fdsOut_.Value(), &type, &fdsLen, &fdsData, nullptr, nullptr) != napi_ok ||
+        napi_get_typedarray_info(env, status_.Value(), &type, &stLen, &stData, nullptr, nullptr) != napi_ok ||
+        cap == 0 || stLen < kRecvStatusLen || fdsLen < static_cast<size_t>(maxFds_))
+      return nullptr;
+    int32_t* s = static_cast<int32_t*>(stData);
+    DrainRecv(fd_, static_cast<uint8_t*>(buf), cap, maxFds_, maxFds_ > 0 ? static_cast<int32_t*>(fdsData) : nullptr,
+              fdsLen, s);
+    return s;
+  }
+
+  // drain() -> bytes read into the setRecv buffer (status filled as on a
+  // wake), or -1 when not in receive mode: a read now, without waiting for
+  // the poll (the caller knows data may be there).
+  Napi::Value Drain(const Napi::CallbackInfo& info) {
+    int32_t* s = DrainNow(info.Env());
+    return Napi::Number::New(info.Env(), s == nullptr ? -1 : s[kRecvNread]);
+  }
+
   static void OnPoll(uv_poll_t* h, int status, int events) {
     Watcher* w = static_cast<Watcher*>(h->data);
     if (w == nullptr || w->callback_.IsEmpty()) return;
@@ -200,25 +234,8 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
     Napi::HandleScope scope(env);
     int32_t nread = -1;
     if (w->recv_ && status == 0 && (events & UV_READABLE) != 0) {
-      // Re-read the pointers every time: JS may have detached a buffer.
-      // Raw napi calls: one query per array (Napi's accessors repeat it).
-      napi_value buffer = w->buffer_.Value();
-      napi_value fdsOut = w->fdsOut_.Value();
-      napi_value st = w->status_.Value();
-      void* buf = nullptr;
-      size_t cap = 0;
-      void* fdsData = nullptr;
-      size_t fdsLen = 0;
-      void* stData = nullptr;
-      size_t stLen = 0;
-      napi_typedarray_type type;
-      if (napi_get_arraybuffer_info(env, buffer, &buf, &cap) == napi_ok &&
-          napi_get_typedarray_info(env, fdsOut, &type, &fdsLen, &fdsData, nullptr, nullptr) == napi_ok &&
-          napi_get_typedarray_info(env, st, &type, &stLen, &stData, nullptr, nullptr) == napi_ok && cap > 0 &&
-          stLen >= kRecvStatusLen && fdsLen >= static_cast<size_t>(w->maxFds_)) {
-        int32_t* s = static_cast<int32_t*>(stData);
-        DrainRecv(w->fd_, static_cast<uint8_t*>(buf), cap, w->maxFds_,
-                  w->maxFds_ > 0 ? static_cast<int32_t*>(fdsData) : nullptr, fdsLen, s);
+      int32_t* s = w->DrainNow(env);
+      if (s != nullptr) {
         nread = s[kRecvNread];
         // Spurious wake (nothing read, nothing happened): skip the JS call.
         if (nread == 0 && s[kRecvFlags] == 0 && s[kRecvErrno] == 0 && (events & UV_WRITABLE) == 0) return;

@@ -37,6 +37,12 @@ export interface NativeWatcher {
    */
   setRecv(buffer: ArrayBuffer, maxFds: number, fdsOut: Int32Array, status: Int32Array): void;
   setRecv(buffer: null): void;
+  /**
+   * Receive mode: one drain now, exactly as a readable wake does it (status
+   * array filled), without waiting for the poll. Returns the bytes read, or
+   * -1 when not in receive mode.
+   */
+  drain(): number;
   /** Keep (default) / stop keeping the event loop alive while started. */
   ref(): void;
   unref(): void;

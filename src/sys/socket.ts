@@ -287,7 +287,8 @@ export class UnixSocket extends EventEmitter<UnixSocketEvents> {
    */
   readNow(): boolean {
     if (this.#closed) return false;
-    const nread = native.recvmsg(this.#fd, this.#buffer, 0, this.#maxFds, this.#fdsOut, this.#status);
+    const nread = this.#watcher.drain();
+    if (nread < 0) throw new Error('UnixSocket.readNow: the watcher is not in receive mode'); // cannot happen: set in the constructor
     const st = this.#status;
     if (nread === 0 && st[C.RECV_FLAGS] === 0 && st[C.RECV_ERRNO] === 0 && st[C.RECV_NFDS] === 0) return false;
     this.#onDrained(nread);
