@@ -17,8 +17,9 @@
  * replies and reads once more before returning to the event loop (as a
  * blocking server's read after its write): a client on the same CPU has
  * usually queued its next request by then. That read counts against the
- * same turn budget, and a read that finds nothing backs off (1, 3, 7, 15
- * turns), so a slower client pays about one recvmsg in 16 turns for it.
+ * same turn budget, and reads that find nothing in a row back off (0, 1,
+ * 3, 7, then 15 turns), so a slower client pays about one recvmsg in 16
+ * turns for it.
  *
  * Fairness and memory (one process serves many VMs, so one client must never
  * stall or exhaust the others):
@@ -148,7 +149,7 @@ interface Connection {
   outView: Uint8Array;
   /** Turns left before the next read-ahead attempt (set when one found nothing). */
   readAheadSkip: number;
-  /** Current skip length: 0 after a read-ahead found data, then 1, 3, 7, … READ_AHEAD_MAX_SKIP per miss in a row. */
+  /** Turns the next miss skips: 0 after a read-ahead found data, then 1, 3, 7, … READ_AHEAD_MAX_SKIP per miss in a row. */
   readAheadBackoff: number;
 }
 
@@ -377,7 +378,7 @@ export class DeviceServer {
           // Out of requests. Reply now and read again before going back to
           // the event loop (within this turn's budget): a client that got
           // its reply while we were sending may have queued the next request
-          // already. Reads that find nothing back off exponentially, so a
+          // already. Misses in a row back off exponentially, so a
           // client that is always slower than us costs one extra recvmsg
           // per READ_AHEAD_MAX_SKIP + 1 turns.
           if (active.readAheadSkip > 0) {
@@ -396,8 +397,8 @@ export class DeviceServer {
           }
           if (!this.#active.has(active)) return; // dropped while reading (MSG_CTRUNC)
           if (!got) {
-            active.readAheadBackoff = Math.min(active.readAheadBackoff * 2 + 1, READ_AHEAD_MAX_SKIP);
             active.readAheadSkip = active.readAheadBackoff;
+            active.readAheadBackoff = Math.min(active.readAheadBackoff * 2 + 1, READ_AHEAD_MAX_SKIP);
             break;
           }
           active.readAheadBackoff = 0;
