@@ -468,7 +468,9 @@ export class MbochsDevice implements VfioDevice {
    * an index that is not a region → EINVAL.
    */
   regionRead(index: number, offset: number, dst: Uint8Array): void {
-    dst.fill(0);
+    const n = dst.length;
+    if (n <= 8) for (let i = 0; i < n; i++) dst[i] = 0;
+    else dst.fill(0);
     this.#alive('read');
     const region = this.layout.entry(index);
     if (region === undefined) return this.#emptyAccess(index, offset, dst.length);

@@ -204,7 +204,9 @@ const regionRead: Row = {
       const end = at + ACCESS_REPLY + count;
       if (count > 0) {
         const data = out.subarray(at + ACCESS_REPLY, end);
-        data.fill(0);
+        // out is reused: never let one request's bytes show in another's reply.
+        if (count <= 8) for (let i = 0; i < count; i++) data[i] = 0;
+        else data.fill(0);
         s.device.regionRead(accessRegion(p), offset, data);
       }
       echoAccess(p, out, at);

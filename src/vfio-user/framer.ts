@@ -61,6 +61,8 @@ export class Framer {
   #broken: ProtocolViolation | undefined;
   #view: DataView = new DataView(this.#buf.buffer);
   #lastPayload: Uint8Array | undefined;
+  /** The #buf that #lastPayload views (a grown buffer replaces #buf). */
+  #lastPayloadOf: Uint8Array | undefined;
 
   constructor(private readonly limits: FramerLimits, private readonly closeFd: (fd: number) => void) {}
 
@@ -133,9 +135,10 @@ export class Framer {
    */
   #payload(start: number, end: number): Uint8Array {
     const last = this.#lastPayload;
-    if (last !== undefined && last.buffer === this.#buf.buffer && last.byteOffset === start && last.length === end - start) return last;
+    if (last !== undefined && this.#lastPayloadOf === this.#buf && last.byteOffset === start && last.length === end - start) return last;
     const view = this.#buf.subarray(start, end);
     this.#lastPayload = view;
+    this.#lastPayloadOf = this.#buf;
     return view;
   }
 
