@@ -12,7 +12,7 @@
  * | EDID region   | edid-region.ts  | vfio_region_gfx_edid + the 1 KiB blob (region 9)      |
  * | plane mode    | mode.ts         | mbochs_check_framebuffer as a pure function           |
  * | dmabufs       | dmabuf.ts       | the bounded, refcounted dmabuf table                  |
- * | VRAM          | src/sys/memory  | one Memory of memsize bytes (BAR0, mmap-able)         |
+ * | VRAM          | src/vfio/memory | one Memory of memsize bytes (BAR0, mmap-able)         |
  *
  * Two profiles (DeviceOptions.quirks):
  * - 'none' (default): the sample with its observable bugs fixed. Every fix is
@@ -39,7 +39,7 @@ import {
   type ConfigSpaceOptions,
   type ConfigSpaceSnapshot,
 } from '../../src/pci/index.ts';
-import type { Memory } from '../../src/sys/memory.ts';
+import type { Memory } from '../../src/vfio/memory.ts';
 import { ConfigError, VfioError } from '../../src/util/errors.ts';
 import { showSent } from '../../src/pci/format.ts';
 import type {

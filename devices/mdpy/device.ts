@@ -58,7 +58,7 @@ import { validateIrqSet } from '../../src/vfio/irq.ts';
 import { forEachChunk, inRange } from '../../src/vfio/access.ts';
 import { sparseMmapCap } from '../../src/vfio/region-caps.ts';
 import { defineRegionLayout, type RegionLayout, type RegionLayoutEntry } from '../../src/vfio/region-layout.ts';
-import type { Memory } from '../../src/sys/memory.ts';
+import type { Memory } from '../../src/vfio/memory.ts';
 import { ConfigError, VfioError, assert } from '../../src/util/errors.ts';
 import { showSent } from '../../src/pci/format.ts';
 import type { BudgetReservation, InstanceBudget } from '../common/budget.ts';

@@ -55,7 +55,7 @@
  */
 import fc from 'fast-check';
 import { MbochsDevice, createMbochsBudget } from '../../devices/mbochs/index.ts';
-import type { Memory, MemoryFactory } from '../../src/sys/memory.ts';
+import type { Memory, MemoryFactory } from '../../src/vfio/memory.ts';
 import type { DmabufExport, GfxPlaneInfo, GfxPlaneResult } from '../../src/vfio/device.ts';
 import { VfioError } from '../../src/util/errors.ts';
 import { defineTarget } from '../target.ts';

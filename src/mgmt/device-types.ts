@@ -5,7 +5,7 @@
  * never does.
  */
 import { ConfigError } from '../util/errors.ts';
-import type { MemoryFactory } from '../sys/memory.ts';
+import type { MemoryFactory } from '../vfio/memory.ts';
 import type { VfioDevice } from '../vfio/device.ts';
 import type { Quirks } from '../../devices/common/options.ts';
 import type { InstanceBudget } from '../../devices/common/budget.ts';

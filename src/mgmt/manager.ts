@@ -21,7 +21,7 @@ import { logger } from '../util/log.ts';
 import { checkSocketPathLength, ensurePrivateDir } from '../sys/trusted-path.ts';
 import { showSent } from '../pci/format.ts';
 import { memfdMemoryFactory } from '../sys/memfd.ts';
-import type { MemoryFactory } from '../sys/memory.ts';
+import type { MemoryFactory } from '../vfio/memory.ts';
 import type { VfioDevice } from '../vfio/device.ts';
 import { TraceWriter, type TraceDevice } from '../trace/trace.ts';
 import { traceRecorder } from '../trace/recorder.ts';

@@ -7,7 +7,7 @@
  * carrying the errno the kernel ioctl/read/write would return. Nothing else
  * escapes for any input.
  */
-import type { Memory } from '../sys/memory.ts';
+import type { Memory } from './memory.ts';
 
 /** struct vfio_device_info (the fields a device decides). */
 export interface DeviceInfo {

@@ -16,7 +16,7 @@ import {
   MBOCHS_SHARED_BUDGET,
   type MbochsSnapshot,
 } from '../../../../devices/mbochs/index.ts';
-import { HeapMemory, type Memory, type MemoryFactory } from '../../../../src/sys/memory.ts';
+import { HeapMemory, type Memory, type MemoryFactory } from '../../../../src/vfio/memory.ts';
 import { EMPTY_PLANE } from '../../../../src/vfio/index.ts';
 import { ConfigError, VfioError } from '../../../../src/util/errors.ts';
 import { bootBochsDrm, edidChecksumOk } from '../../../support/guest/bochs-drm.ts';
