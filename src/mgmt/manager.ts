@@ -31,7 +31,7 @@ import { edidModeFor } from '../display/edid-policy.ts';
 import { findEdidRegion, loadEdid, setLink } from '../display/edid-link.ts';
 import { BudgetExhaustedError } from '../../devices/common/budget.ts';
 import type { Quirks } from '../../devices/common/options.ts';
-import { DEVICE_TYPES, availableInstances, deviceType, type DeviceType } from './device-types.ts';
+import { DEVICE_TYPES, availableInstances, deviceType, type DeviceType } from '../../devices/catalog.ts';
 import { describeDeviceModel, edidState, type DeviceModelDescription, type EdidState } from './inspect.ts';
 import { encodeSnapshot, openSnapshot } from './snapshot.ts';
 import { screenshotDevice, type ScreenshotResult } from './screenshot.ts';
