@@ -76,6 +76,7 @@ import {
 } from '../../src/vfio/uapi.ts';
 import type { InstanceBudget, BudgetReservation } from '../common/budget.ts';
 import { resolveCommon, type DeviceOptions, type Quirks } from '../common/options.ts';
+import { destroyedError } from '../common/lifecycle.ts';
 import { DispiRegisters, type DispiSnapshot, type VbeMode, type VramClearRequest } from './dispi.ts';
 import { DmabufTable } from './dmabuf.ts';
 import { EdidRegion, MBOCHS_EDID_SIZE, type EdidRegionSnapshot } from './edid-region.ts';
@@ -626,7 +627,7 @@ export class MbochsDevice implements VfioDevice {
    * mdev remove: unlink every dmabuf, return the budget reservation (exactly
    * once), and close the VRAM memory — now, or when the last outstanding
    * dmabuf handle is released. Every later call except closeDevice()/destroy()
-   * throws EIO. Idempotent.
+   * throws ENODEV. Idempotent.
    */
   destroy(): void {
     if (this.#destroyed) return;
@@ -708,7 +709,7 @@ export class MbochsDevice implements VfioDevice {
   /* ---- Internals ---- */
 
   #alive(op: string): void {
-    if (this.#destroyed) throw new VfioError('EIO', `${op}: ${this.name} has been destroyed`);
+    if (this.#destroyed) throw destroyedError(this.name, op);
   }
 
   /**

@@ -58,6 +58,7 @@ import { MbochsDevice, createMbochsBudget } from '../../devices/mbochs/index.ts'
 import type { Memory, MemoryFactory } from '../../src/vfio/memory.ts';
 import type { DmabufExport, GfxPlaneInfo, GfxPlaneResult } from '../../src/vfio/device.ts';
 import { VfioError } from '../../src/util/errors.ts';
+import { ERRNO, errnoName } from '../../src/util/errno.ts';
 import { defineTarget } from '../target.ts';
 
 /* ------------------------------------------------------------------------ */
@@ -526,7 +527,7 @@ function vfioCall<T>(w: World, what: string, allowed: readonly number[], fn: () 
   }
 }
 
-const errnoText = (n: number): string => ({ 2: 'ENOENT', 12: 'ENOMEM', 14: 'EFAULT', 22: 'EINVAL' } as Record<number, string>)[n] ?? String(n);
+const errnoText = (n: number): string => errnoName(n);
 
 function guestRead(w: World, offset: number, count: number): void {
   const { o, dev } = w;
@@ -851,8 +852,8 @@ export function checkDispiCase(c: DispiCase): void {
     dev.destroy();
     destroyed = true;
     if (budget.remaining !== budget.total) throw new Violation('destroy() returns the budget', `${budget.remaining} of ${budget.total}`);
-    const gone = vfioCall(w0, 'a call on a destroyed device', [5], () => dev.reset());
-    if (!(gone instanceof VfioError)) throw new Violation('a destroyed device refuses calls (EIO)', 'reset() succeeded');
+    const gone = vfioCall(w0, 'a call on a destroyed device', [ERRNO.ENODEV], () => dev.reset());
+    if (!(gone instanceof VfioError)) throw new Violation('a destroyed device refuses calls (ENODEV)', 'reset() succeeded');
   } finally {
     if (!destroyed) dev.destroy();
     for (const h of o.handles) h.exp.release();

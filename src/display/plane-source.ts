@@ -65,7 +65,7 @@ const EDID_LINK_STATE_OFFSET = VfioRegionGfxEdid.offsets.link_state;
 /**
  * The plane kind the device answers PROBE for (DMABUF first, as QEMU
  * tries), or null when it answers neither (no display).
- * @throws VfioError other than EINVAL from the device (a destroyed device's EIO/ENODEV).
+ * @throws VfioError other than EINVAL from the device (a destroyed device's ENODEV).
  */
 export function probePlaneKind(device: VfioDevice): PlaneKind | null {
   for (const [kind, flag] of [['dmabuf', VFIO_GFX_PLANE_TYPE_DMABUF], ['region', VFIO_GFX_PLANE_TYPE_REGION]] as const) {

@@ -360,7 +360,7 @@ describe('close and destroy (devices.md §1.1 #5, §3.8)', () => {
     expect(primary(dev)).toMatchObject({ width: 640, height: 480, regionIndexOrDmabufId: id + 1 });
   });
 
-  it('destroy returns the budget once, closes VRAM at once when nothing is exported, and is idempotent; later calls are EIO', () => {
+  it('destroy returns the budget once, closes VRAM at once when nothing is exported, and is idempotent; later calls are ENODEV', () => {
     const { made, factory } = recording();
     const budget = createMbochsBudget();
     const dev = new MbochsDevice('small', { budget, memory: factory });
@@ -371,10 +371,10 @@ describe('close and destroy (devices.md §1.1 #5, §3.8)', () => {
     expect(dev.destroyed).toBe(true);
     expect(budget.remaining).toBe(256);
     expect(made[0]!.closes).toBe(1);
-    expect(() => dev.info()).toThrow(errno('EIO'));
-    expect(() => dev.regionRead(CONFIG, 0, new Uint8Array(4))).toThrow(errno('EIO'));
-    expect(() => dev.queryGfxPlane(PRIMARY_QUERY)).toThrow(errno('EIO'));
-    expect(() => dev.reset()).toThrow(errno('EIO'));
+    expect(() => dev.info()).toThrow(errno('ENODEV'));
+    expect(() => dev.regionRead(CONFIG, 0, new Uint8Array(4))).toThrow(errno('ENODEV'));
+    expect(() => dev.queryGfxPlane(PRIMARY_QUERY)).toThrow(errno('ENODEV'));
+    expect(() => dev.reset()).toThrow(errno('ENODEV'));
   });
 
   it('destroy with exported dmabufs keeps VRAM until the last handle is released, then closes it exactly once', () => {
