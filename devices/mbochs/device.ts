@@ -51,6 +51,7 @@ import type {
   IrqInfo,
   IrqSet,
   RegionInfo,
+  PeekedGfxPlane,
   VfioDevice,
 } from '../../src/vfio/device.ts';
 import { EMPTY_PLANE, classifyPlaneQuery } from '../../src/vfio/gfx.ts';
@@ -439,6 +440,12 @@ export class MbochsDevice implements VfioDevice {
   displayMode(): Mode | Invalid {
     // byteOrder is 'le' unless strict mode with qext set big endian (mode.ts divergence, opt-in).
     return deriveMode(this.#dispi.values(), this.type.memsize, { byteOrder: this.#mmio.byteOrder });
+  }
+
+  /** The plane {@link displayMode} describes, as VfioDevice.peekGfxPlane reports it: a DMABUF query would create a record. */
+  peekGfxPlane(): PeekedGfxPlane | null {
+    const m = this.displayMode();
+    return m.kind === 'mode' ? { drmFormat: m.drmFormat, width: m.width, height: m.height, stride: m.stride, size: m.size } : null;
   }
 
   dmabufStats(): MbochsDmabufStats {

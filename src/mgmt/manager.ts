@@ -382,7 +382,7 @@ export class Manager {
   /** The device's current primary plane as a PNG, taken in this process from the device model. */
   screenshot(nameOrUuid: string): ScreenshotResult & { name: string } {
     const inst = this.#get(nameOrUuid);
-    return { name: inst.name, ...screenshotDevice(inst.device) };
+    return { name: inst.name, ...screenshotDevice(inst.device, inst.name) };
   }
 
   /** The instance's state as msgpack bytes (snapshot.ts). */
