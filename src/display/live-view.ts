@@ -7,7 +7,7 @@
  * While at least one page is connected the server polls every device each
  * `pollMs` (plane-source.ts: the same plane query and dmabuf export a VMM
  * makes), converts the plane to RGBA and compares it with the last frame it
- * sent (image.ts damage(): row bands). Unchanged devices cost one
+ * sent (damage.ts damage(): row bands). Unchanged devices cost one
  * conversion and one compare and send nothing; changed ones send `patch`
  * events holding PNGs of the damaged rectangles only, or one full frame
  * when the damage covers most of the screen; a new mode sends `mode`, a
@@ -33,7 +33,9 @@ import type { VfioDevice } from '../vfio/device.ts';
 import { ConfigError } from '../util/errors.ts';
 import { logger } from '../util/log.ts';
 import { processFdLedger, type FdLedger } from '../sys/fd-ledger.ts';
-import { boundingRect, cropRgba, damage, rgbaToPng, type Rect, type RgbaImage } from './image.ts';
+import type { RgbaImage } from './pixels.ts';
+import { rgbaToPng } from './png.ts';
+import { boundingRect, cropRgba, damage, type Rect } from './damage.ts';
 import { noPlane, renderDisplay, type DisplayState, type NoPlaneReason } from './no-plane.ts';
 import { readDisplay, type PlaneMode } from './plane-source.ts';
 import { LIVE_VIEW_CSP, LIVE_VIEW_HTML } from './live-view-page.ts';

@@ -17,7 +17,7 @@ import { VfioDeviceGfxPlaneInfo } from '../vfio/structs.ts';
 import { DRM_PLANE_TYPE_PRIMARY } from '../vfio/uapi.ts';
 import { deviceEdidPort } from './edid-link.ts';
 import { pixelFormat } from './formats.ts';
-import { planeLayout } from './image.ts';
+import { planeLayout } from './pixels.ts';
 import { displayStateFromDmabuf, displayStateFromPlane, type DisplayState } from './no-plane.ts';
 import { modeOf, probeKindSteps, readPlane, type DisplayReading, type HeldReading, type PlaneKind, type PlanePort } from './plane-port.ts';
 import { runSync } from './steps.ts';

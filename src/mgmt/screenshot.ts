@@ -16,7 +16,8 @@
  */
 import type { VfioDevice } from '../vfio/device.ts';
 import { fourccName } from '../display/formats.ts';
-import { PlaneError, planeToPng } from '../display/image.ts';
+import { PlaneError } from '../display/pixels.ts';
+import { planeToPng } from '../display/png.ts';
 import { noPlane, type DisplayState, type NoPlaneReason } from '../display/no-plane.ts';
 import { readDisplay } from '../display/plane-source.ts';
 import { readClientDisplay, type DisplayClient } from '../display/client-plane.ts';
