@@ -5,7 +5,8 @@
 export { VfioUserClient } from './vfio-user/client.ts';
 export type { ImportedDmabuf, Reply } from './vfio-user/client.ts';
 export { SyncVfioUserClient } from './vfio-user/sync-client.ts';
-export type { ClientOptions, RegionMapping } from './vfio-user/requests.ts';
+export type { SyncImportedDmabuf } from './vfio-user/sync-client.ts';
+export type { ClientOptions, RegionMapping, ServerCapabilities } from './vfio-user/requests.ts';
 export { DeviceServer } from './vfio-user/server.ts';
 export type { DeviceServerOptions, ServerEvent } from './vfio-user/server.ts';
 export { DEVICE_TYPES, deviceType } from '../devices/catalog.ts';

@@ -1,5 +1,5 @@
 /**
- * A shared instance budget for mdev types (devices.md §3.1, §1.1 #6, §1.2 #5).
+ * A shared instance budget for mdev types (docs/devices/mbochs.md, mdpy.md "Instances").
  *
  * - mbochs: one budget of megabytes shared by every mbochs type (256 MB by
  *   default, module parameter `count`); an instance reserves its type's MB at

@@ -7,9 +7,9 @@ import { heapMemoryFactory, type MemoryFactory } from '../../src/vfio/memory.ts'
 /**
  * Which behaviour a device reproduces.
  * - 'none' (default): the kernel sample's behaviour with its bugs fixed; each
- *   fix is named in a comment citing devices.md §8.1 and listed in the README.
+ *   fix is named in a comment and listed in the README and docs/devices/*.md.
  * - 'upstream': the samples' observable protocol quirks (never anything
- *   memory-unsafe or leaky): see docs/devices.md.
+ *   memory-unsafe or leaky): see docs/devices/*.md "Profiles".
  */
 export type Quirks = 'none' | 'upstream';
 

@@ -1,12 +1,12 @@
 /**
  * MbochsDevice: the kernel's samples/vfio-mdev/mbochs.c as a VfioDevice
- * (devices.md §3; per-device doc: docs/devices/mbochs.md).
+ * (per-device doc: docs/devices/mbochs.md).
  *
  * This file only assembles the tested pure parts:
  *
  * | part          | module          | owns                                                  |
  * |---------------|-----------------|-------------------------------------------------------|
- * | config space  | src/pci         | the 256-byte (upstream: 255) type-0 header, §3.2      |
+ * | config space  | src/pci         | the 256-byte (upstream: 255) type-0 header           |
  * | dispi         | dispi.ts        | the 11 VBE registers, sample or strict (QEMU) rules   |
  * | BAR2 map      | mmio.ts         | EDID window, VGA ports, dispi, qext at named offsets  |
  * | EDID region   | edid-region.ts  | vfio_region_gfx_edid + the 1 KiB blob (region 9)      |
@@ -16,15 +16,15 @@
  *
  * Two profiles (DeviceOptions.quirks):
  * - 'none' (default): the sample with its observable bugs fixed. Every fix is
- *   marked `FIX (devices.md …)` below and listed in docs/devices/mbochs.md
+ *   marked `FIX (…)` below and listed in docs/devices/mbochs.md
  *   under "Sample bugs fixed by default".
  * - 'upstream': the sample's observable protocol quirks — 0xFF-byte config
  *   region, the sample BAR write rule, no RESET flag, the BAR0 read()/write()
  *   2-page skew (bounded to VRAM), ENOMEM on the first query of a new mode.
- *   Never anything memory-unsafe or leaky (devices.md §8.1).
+ *   Never anything memory-unsafe or leaky (docs/devices/mbochs.md "Profiles").
  *
  * The VBE register behaviour (`vbe: 'sample' | 'strict'`) is a separate axis
- * (devices.md §7.4), as is QEMU's extended register block (`qext`, strict only).
+ * (docs/devices/mbochs.md "Options"), as is QEMU's extended register block (`qext`, strict only).
  *
  * Deterministic: no clock, no randomness; memory comes from the injected
  * factory, the instance budget is injectable.
@@ -87,7 +87,7 @@ import { MBOCHS_TYPE_LIST, createMbochsBudget, mbochsType, type MbochsType, type
 
 /* ---- Identity and layout constants (kernel names where the kernel has one) ---- */
 
-/** The PCI identity of every mbochs instance (devices.md §3.2; QEMU stdvga's ids, so bochs-drm binds). */
+/** The PCI identity of every mbochs instance (mbochs.c mbochs_create_config_space(); QEMU stdvga's ids, so bochs-drm binds). */
 export const MBOCHS_PCI_ID = {
   /** PCI_VENDOR_ID 0x1234 (QEMU's "bochs" vendor). */
   vendorId: 0x1234,
@@ -120,7 +120,8 @@ export const MBOCHS_NUM_REGIONS = VFIO_PCI_NUM_REGIONS + 1;
 /**
  * How far the sample's BAR0 read()/write() lands past the mmap view: it
  * subtracts the MMIO BAR's file offset instead of the VRAM BAR's, 0x3000 −
- * 0x1000 = 2 pages (devices.md §1.1 #4). 'upstream' reproduces it.
+ * 0x1000 = 2 pages (mbochs.c mdev_access(); docs/devices/mbochs.md "Sample bugs
+ * fixed by default" item 3). 'upstream' reproduces it.
  */
 export const MBOCHS_BAR0_RW_SKEW = MBOCHS_MEMORY_BAR_OFFSET - MBOCHS_MMIO_BAR_OFFSET;
 
@@ -131,7 +132,7 @@ export type MbochsRegionKind = 'vram' | 'mmio' | 'config' | 'edid';
 
 export interface MbochsDeviceOptions extends DeviceOptions {
   /**
-   * dispi register behaviour (devices.md §7.4): the kernel sample's verbatim
+   * dispi register behaviour (docs/devices/mbochs.md "Options"): the kernel sample's verbatim
    * u16 store, or QEMU stdvga's rules (ID whitelist, fixup, ENABLE edge clear).
    * @defaultValue `'sample'`
    */
@@ -150,7 +151,7 @@ export interface MbochsDeviceOptions extends DeviceOptions {
    */
   readonly budget?: InstanceBudget;
   /**
-   * Most dmabuf mode records kept (bounded LRU; devices.md §3.8 recommended model).
+   * Most dmabuf mode records kept (bounded LRU; docs/devices/mbochs.md "Plane query and dmabufs").
    * @defaultValue 64 (MBOCHS_DMABUF_LIMIT_DEFAULT)
    */
   readonly dmabufLimit?: number;
@@ -158,11 +159,11 @@ export interface MbochsDeviceOptions extends DeviceOptions {
 
 /**
  * The budget all mbochs instances share unless one is injected: 256 MB, the
- * default of the module parameter `count` (devices.md §3.1).
+ * default of the module parameter `count` (mbochs.c max_mbytes).
  */
 export const MBOCHS_SHARED_BUDGET: InstanceBudget = createMbochsBudget();
 
-/** available_instances of a type: ⌊remaining MB / type MB⌋ (devices.md §3.1). */
+/** available_instances of a type: ⌊remaining MB / type MB⌋ (docs/devices/mbochs.md "Instances"). */
 export function mbochsAvailableInstances(type: MbochsType | string, budget: InstanceBudget = MBOCHS_SHARED_BUDGET): number {
   return budget.available(resolveType(type).mbytes);
 }
@@ -267,7 +268,7 @@ function configSpaceOptions(type: MbochsType, quirks: Quirks, revision: number):
     { index: 2, kind: 'mem32', size: MBOCHS_MMIO_BAR_SIZE, prefetchable: false },
   ] as const;
   const base: ConfigSpaceOptions = {
-    // FIX (devices.md §1.3, vfio-user.md §7.1): 256 bytes, so QEMU's 4-byte read at 0xFC succeeds.
+    // FIX (docs/devices/mbochs.md "Sample bugs fixed by default" item 1): 256 bytes, so QEMU's 4-byte read at 0xFC succeeds.
     size: quirks === 'upstream' ? PCI_CFG_SPACE_SIZE_SAMPLE : PCI_CFG_SPACE_SIZE,
     header: {
       vendorId: MBOCHS_PCI_ID.vendorId,
@@ -288,10 +289,10 @@ function configSpaceOptions(type: MbochsType, quirks: Quirks, revision: number):
     },
     bars,
   };
-  // FIX (devices.md §2.2, §8.1): by default BAR writes go through the PCI masks (QEMU pci_register_bar):
+  // FIX (docs/devices/mbochs.md "Sample bugs fixed by default" item 5): by default BAR writes go through the PCI masks (QEMU pci_register_bar):
   // address bits ~(size−1), sub-dword writes merged into the dword.
   if (quirks !== 'upstream') return base;
-  // The sample BAR rule (devices.md §2.2, invariant 5): address bits below the BAR size are kept,
+  // The sample BAR rule (mbochs.c handle_pci_cfg_write(), invariant 5): address bits below the BAR size are kept,
   // sub-dword writes ignored. The hook needs the laid-out BARs, so lay them out once without it.
   const probe = new ConfigSpace(base);
   return { ...base, hooks: [sampleBarWriteHook(probe.bar(0)!), sampleBarWriteHook(probe.bar(2)!)] };
@@ -316,8 +317,8 @@ function applyClear(vram: Memory, clear: VramClearRequest | undefined): void {
  * const plane = dev.queryGfxPlane({ argsz: 64, flags: 2, drmPlaneType: 1 });
  * ```
  *
- * Lifecycle (devices.md §1.1 #5): constructor = create + init (budget
- * reserved, VRAM allocated, reset); closeDevice() = last fd closed;
+ * Lifecycle (mbochs.c vfio_device_ops: init, close_device, release):
+ * constructor = create + init (budget reserved, VRAM allocated, reset); closeDevice() = last fd closed;
  * destroy() = remove.
  */
 export class MbochsDevice implements VfioDevice {
@@ -327,7 +328,7 @@ export class MbochsDevice implements VfioDevice {
   readonly quirks: Quirks;
   readonly vbe: VbeMode;
   readonly qext: boolean;
-  /** The region table (devices.md §3.3): index, name, kernel file offset, size, flags, caps. */
+  /** The region table (docs/devices/mbochs.md "Regions"): index, name, kernel file offset, size, flags, caps. */
   readonly layout: RegionLayout<MbochsRegionKind>;
 
   readonly #config: ConfigSpace;
@@ -371,13 +372,13 @@ export class MbochsDevice implements VfioDevice {
     this.#edid = new EdidRegion({ maxXres: this.type.maxXres, maxYres: this.type.maxYres });
     this.#mmio = new MbochsMmio({ dispi: this.#dispi, edid: this.#edid, qext });
     this.#info = Object.freeze({
-      // FIX (devices.md §1.3): the RESET ioctl works, so advertise it (QEMU then computes reset_works = true).
+      // FIX (docs/devices/mbochs.md "Sample bugs fixed by default" item 2): the RESET ioctl works, so advertise it (QEMU then computes reset_works = true).
       flags: this.quirks === 'upstream' ? VFIO_DEVICE_FLAGS_PCI : VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET,
       numRegions: MBOCHS_NUM_REGIONS,
       numIrqs: VFIO_PCI_NUM_IRQS,
     });
 
-    // Atomic all-or-nothing reservation (mbochs_init_dev's cmpxchg loop; devices.md §1.1 #6).
+    // Atomic all-or-nothing reservation (mbochs.c mbochs_init_dev()'s cmpxchg loop).
     const budget = opts.budget ?? MBOCHS_SHARED_BUDGET;
     this.#reservation = budget.reserve(this.type.mbytes);
     try {
@@ -554,7 +555,8 @@ export class MbochsDevice implements VfioDevice {
   }
 
   /**
-   * QUERY_GFX_PLANE (mbochs_query_gfx_plane, devices.md §3.7).
+   * QUERY_GFX_PLANE (mbochs.c mbochs_query_gfx_plane(); docs/devices/mbochs.md
+   * "Plane query and dmabufs").
    * @throws VfioError EINVAL for bad argsz/flags; ENOMEM when the dmabuf table
    *   is full of exported records, or ('upstream') on the first query of a new mode.
    */
@@ -568,7 +570,7 @@ export class MbochsDevice implements VfioDevice {
       this.#activeId = 0;
       return EMPTY_PLANE;
     }
-    // FIX (devices.md §1.1 #11, §3.7): the first query of a new mode succeeds; 'upstream' fails it with ENOMEM.
+    // FIX (docs/devices/mbochs.md "Sample bugs fixed by default" item 4): the first query of a new mode succeeds; 'upstream' fails it with ENOMEM.
     const { id } = this.#dmabufs.lookupOrCreate(mode, { upstreamEnomem: this.quirks === 'upstream' });
     this.#activeId = id;
     return {
@@ -619,7 +621,7 @@ export class MbochsDevice implements VfioDevice {
    *
    * Device state — dispi registers, VRAM, EDID, config — is kept. The kernel
    * drops every VRAM page reference at close, so VRAM contents are lost
-   * across close/reopen there (devices.md §3.8). We keep them because a
+   * across close/reopen there (mbochs.c mbochs_close_device()). We keep them because a
    * vfio-user server keeps device state across client disconnects
    * (vfio-user.rst "Client Disconnection"): a reconnecting client finds the
    * guest's framebuffer where the guest left it.
@@ -721,7 +723,8 @@ export class MbochsDevice implements VfioDevice {
 
   /**
    * The VRAM byte a BAR0 read()/write() at region offset `offset` starts at.
-   * FIX (devices.md §1.1 #4): the offset itself. 'upstream' reproduces the
+   * FIX (docs/devices/mbochs.md "Sample bugs fixed by default" item 3): the
+   * offset itself. 'upstream' reproduces the
    * sample's 2-page skew, bounded to VRAM: where the sample would index past
    * its pages[] array, the whole access fails with EFAULT instead.
    */

@@ -1,5 +1,7 @@
 /**
- * The bochs VBE "dispi" register file of mbochs (devices.md §3.5, §7.1, §7.4).
+ * The bochs VBE "dispi" register file of mbochs (docs/devices/mbochs.md "dispi";
+ * mbochs.c handle_mmio_read()/handle_mmio_write(); QEMU hw/display/vga.c for the
+ * strict rules).
  *
  * Registers are stored raw (a Uint16Array of VBE_DISPI_INDEX_COUNT entries);
  * a descriptor table gives each index its kernel name, reset value, read rule
@@ -244,7 +246,7 @@ export interface VbeFixupResult {
  * QEMU vbe_fixup_regs on raw registers, in place, exact arithmetic. Runs only
  * when ENABLE has VBE_DISPI_ENABLED; returns undefined otherwise.
  *
- * Rules (devices.md §7.1): bpp 4/8/16/24/32 kept, 15 → line maths with 16
+ * Rules (QEMU hw/display/vga.c, vbe_fixup_regs()): bpp 4/8/16/24/32 kept, 15 → line maths with 16
  * (register keeps 15), else register := 8. XRES &= ~7, 0 → 8, > 16000 → 16000.
  * VIRT_WIDTH &= ~7, > 16000 → 16000, < XRES → XRES. line = VIRT_WIDTH·bits/8,
  * maxy = ⌊vram/line⌋. YRES 0 → 1, > 12000 → 12000, > maxy → maxy. X > 16000 →

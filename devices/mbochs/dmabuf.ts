@@ -1,6 +1,6 @@
 /**
- * The mbochs dmabuf table, done right (devices.md §3.8 "Recommended emulator
- * model", §8.1; invariants 19, 20, 22–25).
+ * The mbochs dmabuf table, done right (docs/devices/mbochs.md "Plane query and dmabufs"
+ * and "Sample bugs fixed by default" items 6, 7; invariants 19, 20, 22–25).
  *
  * Model:
  * - A record is an immutable (id, Mode) pair. A valid PRIMARY plane query
@@ -27,7 +27,8 @@
  *   freed, exported ones live (pinned) until their last handle is released.
  * - VFIO_DEVICE_RESET does nothing to the table (the table has no reset).
  *
- * Upstream quirk (devices.md §1.1 #11, §3.7): in the kernel, the first query
+ * Upstream quirk (mbochs.c mbochs_query_gfx_plane(), which drops the result of
+ * mbochs_dmabuf_alloc()): in the kernel, the first query
  * of a new mode allocates the record but returns -ENOMEM; the next identical
  * query succeeds. lookupOrCreate() reports `fresh: true` for a new record, and
  * with `{ upstreamEnomem: true }` it throws that ENOMEM itself after creating

@@ -1,6 +1,6 @@
 /**
- * The mbochs EDID region, VFIO region index 9 (devices.md §3.6, §1.1 #1;
- * invariants 26–29).
+ * The mbochs EDID region, VFIO region index 9 (mbochs.c handle_edid_regs()/
+ * handle_edid_blob(); docs/devices/mbochs.md "EDID region"; invariants 26–29).
  *
  * Layout of the 4 KiB region (offsets relative to the region):
  *

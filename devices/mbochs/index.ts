@@ -1,5 +1,5 @@
 /**
- * The mbochs device model (devices.md §3; docs/devices/mbochs.md): the
+ * The mbochs device model (docs/devices/mbochs.md): the
  * device class, its types and management descriptors, and the pure parts it
  * is assembled from.
  */

@@ -1,6 +1,7 @@
 /**
  * The mbochs MMIO BAR (BAR2, 4 KiB) as a table of subregions at named offsets
- * (devices.md §3.5, §7.1, §7.4; invariants 16, 26, 31), the layout of QEMU's
+ * (docs/devices/mbochs.md "BAR2"; mbochs.c handle_mmio_read()/handle_mmio_write();
+ * invariants 16, 26, 31), the layout of QEMU's
  * "vga.mmio" container (hw/display/vga-pci.c) that mbochs copies.
  *
  * | subregion | offset       | sample (kernel mbochs)                       | strict (QEMU stdvga)                                   |

@@ -1,8 +1,8 @@
 /**
  * Display mode derivation for mbochs: a pure function from raw dispi
  * registers and the VRAM size to a framebuffer description, following the
- * kernel's mbochs_check_framebuffer (samples/vfio-mdev/mbochs.c; devices.md
- * §3.7, invariant 18):
+ * kernel's mbochs_check_framebuffer (samples/vfio-mdev/mbochs.c;
+ * docs/devices/mbochs.md "Plane query and dmabufs", invariant 18):
  *
  * - ENABLE bit 0 (VBE_DISPI_ENABLED) must be set;
  * - BPP must be 32 → DRM_FORMAT_XRGB8888, 4 bytes per pixel;

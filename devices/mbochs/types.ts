@@ -1,5 +1,5 @@
 /**
- * The mbochs mdev types (devices.md §3.1, §1.1 #3, #6, #13), as a table.
+ * The mbochs mdev types (mbochs.c mbochs_types[]; docs/devices/mbochs.md "Types"), as a table.
  *
  * The kernel's type table holds only name, mbytes and max_x/max_y; the other
  * columns here are derived facts kept as data so tests can compare them with

@@ -1,6 +1,6 @@
 /**
- * MdpyDevice: the kernel's samples/vfio-mdev/mdpy.c (newest upstream,
- * devices.md §2) as a VfioDevice: a PCI display whose framebuffer is BAR0,
+ * MdpyDevice: the kernel's samples/vfio-mdev/mdpy.c (newest upstream;
+ * docs/devices/mdpy.md) as a VfioDevice: a PCI display whose framebuffer is BAR0,
  * shown through a REGION plane.
  *
  * Two profiles (devices/common/options.ts):
@@ -10,7 +10,7 @@
  * - 'upstream': the sample's observable protocol quirks, bounded (nothing
  *   here ever reads or writes outside the framebuffer).
  *
- * Display region choice (devices.md §5.4, §8.1; vfio-user.md §5.4). The
+ * Display region choice (docs/devices/mdpy.md "The display region"). The
  * kernel's plane reports region_index 16 (MDPY_DISPLAY_REGION), an alias of
  * BAR0 beyond num_regions = 9. QEMU ≥ 10.1 over vfio-user refuses region
  * indexes > num_regions, and QEMU 10.1.0's region-info cache read out of
@@ -23,7 +23,7 @@
  * Framebuffer backing. BAR0 is memsize (a power of two) but the visible
  * framebuffer is W·H·4 bytes, page aligned for every type. By default the
  * framebuffer memory is exactly W·H·4 bytes and BAR0 (and its alias 16)
- * carries a sparse-mmap capability (seed 002, VFIO_REGION_INFO_CAP_SPARSE_MMAP)
+ * carries a sparse-mmap capability (VFIO_REGION_INFO_CAP_SPARSE_MMAP, include/uapi/linux/vfio.h)
  * with the one area [0, W·H·4); the padding tail [W·H·4, memsize) is
  * emulated through read()/write(): reads 0, writes are dropped. 'upstream'
  * backs all of memsize and lets the whole BAR be mapped, without a cap.
@@ -123,7 +123,7 @@ export class MdpyDevice implements VfioDevice {
   readonly #info: DeviceInfo;
   /**
    * 'upstream': mdpy_ioctl bounds GET_IRQ_INFO by `dev_info.num_irqs` cached
-   * by the last GET_INFO, 0 before the first (devices.md §1.2 #9).
+   * by the last GET_INFO, 0 before the first (mdpy.c mdpy_ioctl()).
    */
   #cachedNumIrqs = 0;
   #destroyed = false;
@@ -157,7 +157,7 @@ export class MdpyDevice implements VfioDevice {
       assert(bar0 !== undefined, 'mdpy config space has no BAR0');
       this.config = upstream ? new ConfigSpace(mdpyConfigOptions(this.type, this.quirks, [sampleBarWriteHook(bar0)])) : plain;
 
-      // Default: back only the visible W·H·4 bytes (sparse mmap, seed 002); the sample vmallocs memsize.
+      // Default: back only the visible W·H·4 bytes (a sparse-mmap area); the sample vmallocs memsize.
       const fbLen = upstream ? this.type.memsize : this.type.fbSize;
       fb = common.memory(`${this.name}-fb`, fbLen);
       if (fb.size !== fbLen || fb.bytes.length !== fbLen) {
@@ -170,7 +170,7 @@ export class MdpyDevice implements VfioDevice {
       this.#info = Object.freeze({
         // Fix (default): advertise RESET; the sample's RESET ioctl works but
         // the flag is missing, so QEMU computes reset_works = false
-        // (devices.md §1.3; vfio-user.md §5.4).
+        // (docs/devices/mdpy.md "Sample bugs fixed by default" item 2).
         flags: upstream ? VFIO_DEVICE_FLAGS_PCI : VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET,
         numRegions: VFIO_PCI_NUM_REGIONS,
         numIrqs: VFIO_PCI_NUM_IRQS,
@@ -237,14 +237,14 @@ export class MdpyDevice implements VfioDevice {
       height: t.height,
       stride: t.stride,
       // Fix (default): size = stride·height (= the mappable sparse area), not
-      // the power-of-two memsize the sample reports (devices.md §2.5, §8.1);
+      // the power-of-two memsize the sample reports (docs/devices/mdpy.md "Sample bugs fixed by default" item 5);
       // stride·height ≤ size ≤ region size holds either way (invariant 11).
       size: upstream ? t.memsize : t.fbSize,
       xPos: 0,
       yPos: 0,
       xHot: 0,
       yHot: 0,
-      // Fix (default): region 0, reachable below num_regions (module comment; devices.md §1.2 #2, §5.4, §8.1).
+      // Fix (default): region 0, reachable below num_regions (module comment; docs/devices/mdpy.md "Sample bugs fixed by default" item 4).
       regionIndexOrDmabufId: upstream ? MDPY_DISPLAY_REGION : VFIO_PCI_BAR0_REGION_INDEX,
     });
   }
@@ -270,7 +270,7 @@ export class MdpyDevice implements VfioDevice {
     return this.#info;
   }
 
-  /** VFIO_DEVICE_GET_REGION_INFO (devices.md §2.3). @throws VfioError EINVAL for 9–15, ≥ 17. */
+  /** VFIO_DEVICE_GET_REGION_INFO (mdpy.c mdpy_get_region_info()). @throws VfioError EINVAL for 9–15, ≥ 17. */
   regionInfo(index: number): RegionInfo {
     this.#live();
     return this.#infos.get(index) ?? this.layout.info(index);
@@ -289,12 +289,12 @@ export class MdpyDevice implements VfioDevice {
     }
     const fb = this.#fb.bytes;
     if (this.quirks === 'upstream') {
-      // The sample's BAR0 bug (devices.md §1.2 #3, §2.4): mdev_access copies
+      // The sample's BAR0 bug (mdpy.c mdev_access()): it copies
       // memblk[0..chunk) for every 1/2/4-byte chunk, whatever the offset.
       forEachChunk(offset, dst.length, (_pos, size, at) => { dst.set(fb.subarray(0, size), at); });
       return;
     }
-    // Fix (default): honour the offset (devices.md §1.2 #3, §8.1). The sparse padding tail reads 0.
+    // Fix (default): honour the offset (docs/devices/mdpy.md "Sample bugs fixed by default" item 1). The sparse padding tail reads 0.
     const end = offset + dst.length;
     const backed = fb.length;
     if (offset < backed) dst.set(fb.subarray(offset, Math.min(end, backed)), 0);
@@ -315,7 +315,7 @@ export class MdpyDevice implements VfioDevice {
       forEachChunk(offset, data.length, (_pos, size, at) => { fb.set(data.subarray(at, at + size), 0); });
       return;
     }
-    // Fix (default): honour the offset (devices.md §1.2 #3, §8.1). Writes to the padding tail are dropped.
+    // Fix (default): honour the offset (docs/devices/mdpy.md "Sample bugs fixed by default" item 1). Writes to the padding tail are dropped.
     const backed = fb.length;
     if (offset < backed) fb.set(data.subarray(0, Math.min(data.length, backed - offset)), offset);
   }
@@ -333,12 +333,12 @@ export class MdpyDevice implements VfioDevice {
   /**
    * VFIO_DEVICE_GET_IRQ_INFO: every index below 5 has count 0, flags 0.
    * 'upstream': bounded by the num_irqs the last GET_INFO cached, so EINVAL
-   * before the first GET_INFO (devices.md §1.2 #9).
+   * before the first GET_INFO (mdpy.c mdpy_ioctl()).
    * @throws VfioError EINVAL
    */
   irqInfo(index: number): IrqInfo {
     this.#live();
-    // Fix (default): bound by VFIO_PCI_NUM_IRQS, as mbochs does since 2018 (devices.md §1.2 #9, §1.1 #10, §8.1).
+    // Fix (default): bound by VFIO_PCI_NUM_IRQS, as mbochs does since 2018 (docs/devices/mdpy.md "Sample bugs fixed by default" item 3).
     const bound = this.quirks === 'upstream' ? this.#cachedNumIrqs : VFIO_PCI_NUM_IRQS;
     if (!Number.isInteger(index) || index < 0 || index >= bound) {
       throw new VfioError('EINVAL', `${this.name}: irq index ${index} (num_irqs ${bound})`);
@@ -353,7 +353,7 @@ export class MdpyDevice implements VfioDevice {
     throw new VfioError('EINVAL', `${this.name}: SET_IRQS (mdpy has no interrupts)`);
   }
 
-  /** VFIO_DEVICE_RESET: repaint the gray gradient; config space is not reset (devices.md §2.6). */
+  /** VFIO_DEVICE_RESET: repaint the gray gradient; config space is not reset (mdpy.c mdpy_reset()). */
   reset(): void {
     this.#live();
     this.#paintGradient();

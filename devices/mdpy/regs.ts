@@ -1,5 +1,5 @@
 /**
- * mdpy's registers and regions as tables (devices.md §2.2, §2.3;
+ * mdpy's registers and regions as tables (docs/devices/mdpy.md "Tables";
  * samples/vfio-mdev/mdpy.c, mdpy-defs.h).
  *
  * - PCI identity and the vendor capability at 0x40 whose format/width/height
@@ -55,7 +55,7 @@ export interface MdpyCapField {
 /**
  * The vendor-specific capability (PCI 3.0 Appendix H) carrying the
  * framebuffer configuration: id 0x09 at 0x40, next 0, length 0x10, then the
- * three read-only dwords below (mdpy-defs.h MDPY_*_OFFSET, devices.md §2.2).
+ * three read-only dwords below (mdpy-defs.h MDPY_*_OFFSET; mdpy.c mdpy_create_config_space()).
  */
 export const MDPY_VENDOR_CAP = Object.freeze({
   offset: 0x40,
@@ -73,7 +73,7 @@ export const MDPY_HEIGHT_OFFSET = MDPY_VENDOR_CAP.fields.height.offset;
 
 /**
  * Config-space size per profile. Fix (default): 256, because QEMU reads 4
- * bytes at 0xFC (vfio-user.md §7.1; devices.md §1.3, §8.1); 'upstream': 0xFF
+ * bytes at 0xFC (docs/devices/mdpy.md "Sample bugs fixed by default" item 6); 'upstream': 0xFF
  * as the sample.
  */
 export function mdpyConfigSize(quirks: Quirks): typeof PCI_CFG_SPACE_SIZE | typeof PCI_CFG_SPACE_SIZE_SAMPLE {
@@ -95,7 +95,7 @@ export function mdpyVendorCapBytes(type: MdpyType): Uint8Array {
 }
 
 /**
- * ConfigSpace options reproducing devices.md §2.2 (mdpy_create_config_space):
+ * ConfigSpace options reproducing mdpy.c mdpy_create_config_space():
  * COMMAND reads IO|MEM and ignores writes, no STATUS W1C bits, interrupt
  * line and cache line size read-only, no interrupt pin, BAR0 mem32
  * prefetchable of memsize, vendor cap at 0x40; every other byte reads its
@@ -107,7 +107,7 @@ export function mdpyVendorCapBytes(type: MdpyType): Uint8Array {
  */
 export function mdpyConfigOptions(type: MdpyType, quirks: Quirks, hooks: readonly WriteHookOptions[] = []): ConfigSpaceOptions {
   // Fix (default): BAR0 uses QEMU's masking (address bits ≥ memsize, sub-dword
-  // writes merged) instead of the sample's rule (devices.md §2.2, §8.1);
+  // writes merged) instead of the sample's rule (docs/devices/mdpy.md "Sample bugs fixed by default" item 7);
   // 'upstream' passes sampleBarWriteHook in `hooks`.
   return {
     size: mdpyConfigSize(quirks),
@@ -151,7 +151,7 @@ export interface MdpyRegionRow {
 const RW = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
 
 /**
- * devices.md §2.3. Indexes 1–6 and 8 are empty (size 0, success), 9–15 and
+ * mdpy.c mdpy_get_region_info(). Indexes 1–6 and 8 are empty (size 0, success), 9–15 and
  * ≥ 17 EINVAL: indexes below {@link MDPY_EMPTY_BELOW} not listed are empty.
  */
 export const MDPY_REGIONS: readonly MdpyRegionRow[] = Object.freeze(([

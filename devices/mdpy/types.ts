@@ -1,5 +1,5 @@
 /**
- * The mdpy mdev types (devices.md §2.1, §1.2 #5, #6), as a table.
+ * The mdpy mdev types (mdpy.c mdpy_types[]; docs/devices/mdpy.md "Types"), as a table.
  *
  * The kernel's type table (samples/vfio-mdev/mdpy.c `mdpy_types[]`) holds
  * name, format, bytepp, width and height; memsize is derived at create as
@@ -109,7 +109,7 @@ export function mdpyType(name: string): MdpyType {
 /**
  * A budget of mdpy instances: at most `total` live instances across all
  * three types (the mdev core's `max_instances`, module parameter `count`);
- * creation beyond fails EUSERS (devices.md §1.2 #5).
+ * creation beyond fails EUSERS (docs/devices/mdpy.md "Instances").
  * @param total - @defaultValue {@link MDPY_DEFAULT_MAX_INSTANCES} (4)
  */
 export function createMdpyBudget(total: number = MDPY_DEFAULT_MAX_INSTANCES): InstanceBudget {

@@ -82,7 +82,7 @@ export function buildConfigSpace(spec: ConfigSpec, hooks: readonly WriteHookOpti
 const MiB = 1024 * 1024;
 const u8 = (...b: number[]): Uint8Array => Uint8Array.from(b);
 
-/** The mdpy vendor capability body: format XRGB8888, 640×480 (devices.md §2.2). */
+/** The mdpy vendor capability body: format XRGB8888, 640×480 (mdpy.c mdpy_create_config_space()). */
 export function mdpyVendorBytes(width = 640, height = 480): Uint8Array {
   const b = new Uint8Array(16);
   const v = new DataView(b.buffer);

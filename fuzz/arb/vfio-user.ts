@@ -1,6 +1,6 @@
 /**
  * Shared fast-check arbitraries and byte builders for vfio-user messages
- * (vfio-user.md §1), used by the `framer` and `session` fuzz targets and
+ * (QEMU docs/interop/vfio-user.rst), used by the `framer` and `session` fuzz targets and
  * importable by tests.
  *
  * Everything generated here is plain data (numbers, strings, booleans,
@@ -15,7 +15,7 @@
 import fc from 'fast-check';
 
 /* ------------------------------------------------------------------------ */
-/* Wire constants, spelled out from vfio-user.md §1.2–§1.3 (not imported).   */
+/* Wire constants, spelled out from the spec's "Header" and "Commands".      */
 
 export const HEADER_SIZE = 16;
 export const CMD = {
@@ -306,14 +306,14 @@ export const VERSION_VARIANTS: readonly VersionVariant[] = [
   'minor7', 'bad-json', 'not-object', 'caps-array', 'neg-fds', 'float-xfer', 'bad-utf8', 'no-caps-key',
 ];
 
-/** QEMU 10.2's proposal (vfio-user.md §2.3). */
+/** QEMU 10.2's proposal (docs/protocol.md "QEMU's client"). */
 export const QEMU_CAPS_JSON =
   '{"capabilities":{"max_msg_fds":16,"max_data_xfer_size":1048576,"pgsizes":4096,"max_dma_maps":65535,' +
   '"write_multiple":true,"migration":{"pgsize":4096,"max_bitmap_size":268435456}}}';
 
 /**
  * Expected outcome class of a proposal: 'ok', 'EINVAL' (malformed) or
- * 'ENOTSUP' (major ≠ 0) — from vfio-user.md §1.5, not from the code.
+ * 'ENOTSUP' (major ≠ 0) — from the spec's "VFIO_USER_VERSION", not from the code.
  */
 export function versionExpectation(v: VersionVariant): 'ok' | 'EINVAL' | 'ENOTSUP' {
   switch (v) {
@@ -423,7 +423,7 @@ export type SessionCmd =
   /** mbochs: program a display mode with 2-byte dispi writes on BAR2 (several REGION_WRITEs). */
   | ({ readonly c: 'mode'; readonly h: MsgHead } & ModeSpec)
   /**
-   * mbochs: optionally a guest mode set (as 'mode'), then QEMU's dmabuf refresh (devices.md §5.3): QUERY_GFX_PLANE PRIMARY twice (the second
+   * mbochs: optionally a guest mode set (as 'mode'), then QEMU's dmabuf refresh (hw/vfio/display.c vfio_display_dmabuf_update()): QUERY_GFX_PLANE PRIMARY twice (the second
    * succeeds where 'upstream' answers the first query of a new mode with ENOMEM), then
    * GET_GFX_DMABUF of the id the last successful query returned (0 when none).
    */
@@ -448,12 +448,12 @@ const arbLen = (natural: number): fc.Arbitrary<number> =>
     { arbitrary: fc.constantFrom(0, 1, 3, 4, natural - 1, natural + 1, natural + 8), weight: 1 },
   );
 
-/** argsz values of devices.md §8.2 item 4 and their neighbours. */
+/** argsz values at the struct sizes (16, 24, 32, 48, 56, 60, 64) and their neighbours. */
 export const ARGSZ_EDGES = [0, 15, 16, 17, 23, 24, 31, 32, 33, 47, 48, 49, 55, 56, 59, 60, 63, 64, 65, 0xffff_ffff] as const;
 const arbArgsz = (usual: number): fc.Arbitrary<number> =>
   fc.oneof({ arbitrary: fc.constant(usual), weight: 4 }, { arbitrary: fc.constantFrom(...ARGSZ_EDGES), weight: 2 }, { arbitrary: fc.nat(), weight: 1 });
 
-/** Region indexes 0–20 and 2^32−1 (devices.md §8.2 item 4). */
+/** Region indexes 0–20 and 2^32−1: every real one, the EINVAL gaps, and the extremes. */
 export const arbRegionIndex: fc.Arbitrary<number> = fc.oneof(
   { arbitrary: fc.integer({ min: 0, max: 20 }), weight: 10 },
   { arbitrary: fc.constant(0xffff_ffff), weight: 1 },

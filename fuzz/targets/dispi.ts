@@ -1,6 +1,6 @@
 /**
- * Fuzz target `dispi`: the mbochs display engine (devices.md §3.5–§3.8,
- * §7.1, §8.2 items 1, 6, 7, 8; invariants §9 15–26).
+ * Fuzz target `dispi`: the mbochs display engine (docs/devices/mbochs.md;
+ * QEMU hw/display/vga.c for strict; invariants 15–26 of docs/devices/invariants.md).
  *
  * A case is an MbochsDevice (random type, quirks 'none'/'upstream', vbe
  * 'sample'/'strict', qext when strict, a small or the default dmabuf limit;
@@ -13,11 +13,12 @@
  * random order, VFIO reset and closeDevice.
  *
  * The oracle is independent of devices/mbochs: it keeps a shadow of the
- * eleven dispi registers written from devices.md §3.5 (sample: verbatim u16,
- * 2-byte accesses only) and §7.1 (strict: QEMU's ID whitelist, BANK mask,
+ * eleven dispi registers written from mbochs.c handle_mmio_write() (sample:
+ * verbatim u16, 2-byte accesses only) and QEMU hw/display/vga.c
+ * vbe_ioport_write_data() (strict: QEMU's ID whitelist, BANK mask,
  * ENABLE edge, fixup, GETCAPS reads, split into 16-bit halves), the qext byte
  * order, the EDID link/size/blob, and the dmabuf table as the documented
- * bounded LRU of mode records (devices.md §3.8 recommended model).
+ * bounded LRU of mode records (docs/devices/mbochs.md "Plane query and dmabufs").
  *
  * Invariants, after every operation:
  * 1. Only the documented calls throw, and only VfioError: queryGfxPlane
@@ -31,9 +32,9 @@
  *    qext size 8 and the byte-order magic, EDID window gated on link UP and
  *    edid_size (invariant 26). Strict: the shadow registers satisfy QEMU's
  *    fixup bounds whenever ENABLED is set (invariant 17).
- * 3. Plane queries: the flag/argsz classification of §3.7 (invariant 21);
+ * 3. Plane queries: the flag/argsz classification of mbochs_query_gfx_plane() (invariant 21);
  *    non-PRIMARY types and invalid modes give the all-zero empty plane; a
- *    PRIMARY query is non-empty iff the §3.7 rule on the shadow registers
+ *    PRIMARY query is non-empty iff mbochs_check_framebuffer() on the shadow registers
  *    says so (invariant 18), with exactly that format, width, height, stride
  *    and size, stride·height ≤ size ≤ VRAM (invariant 11).
  * 4. Ids (invariants 19, 20): the same mode record yields the same id while
@@ -77,10 +78,10 @@ export type DispiOp =
     readonly op: 'mode'; readonly bpp: number; readonly xres: number; readonly yres: number; readonly virt: number;
     readonly x: number; readonly y: number; readonly enable: number; readonly disableFirst: boolean;
   }
-  /** Pan: X_OFFSET and Y_OFFSET only (mode churn, devices.md §8.2 item 8). */
+  /** Pan: X_OFFSET and Y_OFFSET only (mode churn: the dmabuf table must stay bounded). */
   | { readonly op: 'pan'; readonly x: number; readonly y: number }
   /**
-   * Mode churn (devices.md §8.2 item 8): `steps` times pan to (x + i·dx, y + i·dy), query PRIMARY,
+   * Mode churn (a bounded dmabuf table, invariant 25): `steps` times pan to (x + i·dx, y + i·dy), query PRIMARY,
    * and export the returned id when `exportEvery` > 0 and i % exportEvery = 0.
    */
   | { readonly op: 'churn'; readonly steps: number; readonly x: number; readonly y: number; readonly dx: number; readonly dy: number; readonly exportEvery: number }
@@ -189,7 +190,7 @@ const arbMode: fc.Arbitrary<DispiOp> = fc.record({
   disableFirst: fc.boolean(),
 });
 
-/** BAR2 offsets where something happens (devices.md §3.5, §8.2 item 2). */
+/** BAR2 offsets where something happens (docs/devices/mbochs.md "BAR2"): every subregion edge. */
 const HOT_MMIO = [
   0x000, 0x001, 0x002, 0x004, 0x07f, 0x080, 0x0ff, 0x100, 0x3fc, 0x3fd, 0x3fe, 0x3ff, 0x400, 0x401, 0x41c, 0x41f, 0x420,
   0x4fe, 0x4ff, 0x500, 0x501, 0x502, 0x508, 0x50e, 0x512, 0x513, 0x514, 0x515, 0x516, 0x517, 0x518, 0x51e, 0x5ff,
@@ -355,7 +356,7 @@ function newOracle(c: DispiCase): Oracle {
   return o;
 }
 
-/** devices.md §3.5 reset: all registers 0, ID = 0xB0C5, VIDEO_MEMORY_64K = memsize / 64 KiB; qext little endian. */
+/** mbochs.c mbochs_reset(): all registers 0, ID = 0xB0C5, VIDEO_MEMORY_64K = memsize / 64 KiB; qext little endian. */
 function resetRegs(o: Oracle): void {
   o.regs.fill(0);
   o.regs[0] = 0xb0c5;
@@ -366,7 +367,7 @@ function resetRegs(o: Oracle): void {
 const strict = (o: Oracle): boolean => o.c.vbe === 'strict';
 const reg = (o: Oracle, i: number): number => o.regs[i] ?? 0;
 
-/** QEMU vbe_fixup_regs as devices.md §7.1 states it (only while ENABLED). */
+/** QEMU hw/display/vga.c vbe_fixup_regs(), restated (only while ENABLED). */
 function fixup(o: Oracle): void {
   const r = o.regs;
   if ((reg(o, 4) & 1) === 0) return;
@@ -497,7 +498,7 @@ const leValue = (b: Uint8Array, at: number, size: number): number => {
   return v;
 };
 
-/** devices.md §3.7: the framebuffer the raw registers describe, or undefined for an empty plane. */
+/** mbochs.c mbochs_check_framebuffer(): the framebuffer the raw registers describe, or undefined for an empty plane. */
 function oracleMode(o: Oracle): ModeT | undefined {
   if ((reg(o, 4) & 1) === 0) return undefined;
   if (reg(o, 3) !== 32) return undefined;
@@ -572,7 +573,7 @@ function checkRegisters(w: World): void {
   const same = want === undefined ? got.kind === 'invalid'
     : got.kind === 'mode' && got.drmFormat === want.format && got.width === want.width && got.height === want.height &&
       got.stride === want.stride && got.offset === want.offset && got.size === want.size;
-  if (!same) throw new Violation('displayMode() is the §3.7 mode of the registers (invariant 18)', `${w.step}: ${JSON.stringify(got)}, expected ${JSON.stringify(want ?? 'invalid')}`);
+  if (!same) throw new Violation('displayMode() is the mbochs_check_framebuffer mode of the registers (invariant 18)', `${w.step}: ${JSON.stringify(got)}, expected ${JSON.stringify(want ?? 'invalid')}`);
   if (strict(o) && (reg(o, 4) & 1) !== 0) {
     cover('strict-enabled');
     // Invariant 17, on the shadow (the reads above tie it to the device).
@@ -656,7 +657,7 @@ function doQuery(w: World, planeType: number, flags: number, argsz: number): voi
   cover(badArgs ? 'query-einval' : predicted === 'full' ? 'query-enomem-full' : upstreamFresh ? 'query-enomem-upstream' : probe ? 'query-probe' : planeType !== 1 ? 'query-nonprimary' : mode === undefined ? 'query-empty' : predicted?.fresh === true ? 'query-new-id' : 'query-same-id');
   if (allowed.length > 0) {
     if (!(r instanceof VfioError)) {
-      throw new Violation(badArgs ? 'bad argsz/flags → EINVAL (invariant 21)' : predicted === 'full' ? 'a table full of exported records refuses a new mode with ENOMEM' : "'upstream': the first query of a new mode fails with ENOMEM (devices.md §3.7)", `${w.step}: ${what} succeeded`);
+      throw new Violation(badArgs ? 'bad argsz/flags → EINVAL (invariant 21)' : predicted === 'full' ? 'a table full of exported records refuses a new mode with ENOMEM' : "'upstream': the first query of a new mode fails with ENOMEM (mbochs_query_gfx_plane)", `${w.step}: ${what} succeeded`);
     }
     return; // activeId unchanged
   }
@@ -667,14 +668,14 @@ function doQuery(w: World, planeType: number, flags: number, argsz: number): voi
   }
   if (planeType !== 1) { expectEmpty(w, r, 'non-primary plane'); return; }
   if (mode === undefined || predicted === undefined || predicted === 'full') {
-    expectEmpty(w, r, 'the §3.7 rule rejects the registers');
+    expectEmpty(w, r, 'mbochs_check_framebuffer rejects the registers');
     o.activeId = 0;
   } else {
     if (r === 'probe-ok') throw new Violation('a query returns a plane', `${w.step}: ${what}`);
     const id = predicted.rec.id;
     const got = { format: r.drmFormat, width: r.width, height: r.height, stride: r.stride, size: r.size };
     if (got.format !== mode.format || got.width !== mode.width || got.height !== mode.height || got.stride !== mode.stride || got.size !== mode.size) {
-      throw new Violation('a non-empty PRIMARY plane is the §3.7 mode of the registers (invariant 18)', `${w.step}: ${planeText(r)}, expected ${JSON.stringify(mode)}`);
+      throw new Violation('a non-empty PRIMARY plane is the mbochs_check_framebuffer mode of the registers (invariant 18)', `${w.step}: ${planeText(r)}, expected ${JSON.stringify(mode)}`);
     }
     if (r.stride * r.height > r.size || r.size > o.memsize) throw new Violation('stride·height ≤ size ≤ VRAM (invariant 11)', `${w.step}: ${planeText(r)}`);
     if (r.regionIndexOrDmabufId !== id) {
@@ -682,7 +683,7 @@ function doQuery(w: World, planeType: number, flags: number, argsz: number): voi
     }
     const first = o.everIssued.get(id);
     if (first === undefined || modeKey(first) !== modeKey(mode)) throw new Violation('an id never changes geometry (invariant 19)', `${w.step}: id ${id}`);
-    if (r.xPos !== 0 || r.yPos !== 0 || r.xHot !== 0 || r.yHot !== 0 || r.drmFormatMod !== 0n) throw new Violation('position, hotspot and modifier are 0 (devices.md §3.7)', `${w.step}: ${planeText(r)}`);
+    if (r.xPos !== 0 || r.yPos !== 0 || r.xHot !== 0 || r.yHot !== 0 || r.drmFormatMod !== 0n) throw new Violation('position, hotspot and modifier are 0 (mbochs_query_gfx_plane)', `${w.step}: ${planeText(r)}`);
     o.activeId = id;
   }
   if (dev.activeDmabufId !== o.activeId) throw new Violation('activeDmabufId follows PRIMARY queries', `${w.step}: ${dev.activeDmabufId}, expected ${o.activeId}`);
@@ -890,7 +891,7 @@ export function describeDispiCase(c: DispiCase): string {
 
 export default defineTarget<DispiCase>({
   name: 'dispi',
-  description: 'mbochs BAR2 dispi/VGA/qext/EDID accesses, plane queries, dmabuf export/release, reset, close: §9 15–26',
+  description: 'mbochs BAR2 dispi/VGA/qext/EDID accesses, plane queries, dmabuf export/release, reset, close: invariants 15–26',
   arbitrary: arbDispiCase,
   check: checkDispiCase,
   describe: describeDispiCase,

@@ -1,7 +1,8 @@
 /**
  * Fuzz target `framer`: vfio-user stream reassembly (src/vfio-user/framer.ts)
  * under arbitrary byte streams, arbitrary recvmsg chunking and fd counts
- * (devices.md §8.2 item 10; vfio-user.md §1.2, §1.6, §1.15).
+ * (msg_size lying in both directions; QEMU docs/interop/vfio-user.rst "Header"; docs/protocol.md
+ * "corrupt stream" and "fds in a reply").
  *
  * A case is a stream built from well-formed messages, headers whose msg_size
  * lies (below 16, at/above the limit, or different from the bytes that
@@ -22,7 +23,7 @@
  * 3. The frames (header fields, payload, fds) and the point and presence of
  *    a violation equal an independent reference that parses the whole stream
  *    and attributes a chunk's fds to the message holding the chunk's last
- *    byte (vfio-user.md §1.6), with the stream-level rules: msg_size < 16 or
+ *    byte (docs/protocol.md "fds in a reply"), with the stream-level rules: msg_size < 16 or
  *    > maxMessageSize, fds on an empty chunk, and more than maxFds fds on one
  *    message are violations.
  * 4. Chunking independence: the frames (without fds) equal those of the

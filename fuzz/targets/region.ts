@@ -1,7 +1,7 @@
 /**
  * Fuzz target `region`: region read()/write() on both device models and
- * both profiles, at every boundary of devices.md §8.2 item 2 (invariants
- * §9 1, 2, 8, 14, 26, 27).
+ * both profiles, at every boundary of the region tables (invariants
+ * 1, 2, 8, 14, 26, 27 of docs/devices/invariants.md).
  *
  * A case is an mdpy (vga/xga/hd) or mbochs (small/medium/large) instance,
  * quirks 'none' or 'upstream' (private budget, destroyed at the end), and a
@@ -21,7 +21,7 @@
  *    arithmetic: an offset is usable iff offset + count ≤ 2^53 − 1, and
  *    [offset, offset+count) fits a region iff offset + count ≤ its size.
  * 2. Success or error is what the independent region table predicts
- *    (devices.md §2.3, §3.3, and the 'upstream' mbochs BAR0 skew bounded to
+ *    (docs/devices/mdpy.md and mbochs.md "Regions", and the 'upstream' mbochs BAR0 skew bounded to
  *    VRAM): unknown index → EINVAL, out of range → EFAULT; errors are
  *    VfioError with errno EFAULT or EINVAL and nothing else escapes.
  * 3. A read returns exactly `count` bytes; a failing access and every read
@@ -81,7 +81,7 @@ export interface RegionCase {
 const MAX_COUNT = (1 << 20) + 1;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
-/** Region-relative hot spots of devices.md §8.2 item 2 and §2.3/§3.3/§3.5/§3.6. */
+/** Region-relative hot spots: the edges of the region tables, the BAR2 map and the EDID region. */
 const HOT = [
   0, 1, 2, 3, 4, 7, 8, 12, 16, 20, 23, 24, 0x40, 0xfc, 0xfd, 0xfe, 0xff, 0x100, 0x3fc, 0x3ff, 0x400, 0x41f, 0x420,
   0x500, 0x514, 0x515, 0x516, 0x5ff, 0x600, 0x604, 0x607, 0x608, 0x7fc, 0x7ff, 0x800, 0x801, 0xbfc, 0xbff, 0xc00,
@@ -102,7 +102,7 @@ const arbCountSpec: fc.Arbitrary<CountSpec> = fc.oneof(
   { arbitrary: fc.integer({ min: -3, max: 3 }).map((d): CountSpec => ({ k: 'toEnd', d })), weight: 2 },
 );
 
-/** Indexes: mostly regions that exist, then all of 0–20 and 2^32−1 (devices.md §8.2 item 4). */
+/** Indexes: mostly regions that exist, then all of 0–20 and 2^32−1 (the EINVAL gaps and extremes). */
 const arbIndex: fc.Arbitrary<number> = fc.oneof(
   { arbitrary: fc.constantFrom(0, 2, 7, 9, 16), weight: 6 },
   { arbitrary: fc.integer({ min: 0, max: 20 }), weight: 3 },
@@ -160,7 +160,7 @@ interface Facts {
   readonly cfgSize: number;
   /** index → size; absent = not a region (EINVAL). */
   readonly sizes: ReadonlyMap<number, number>;
-  /** 'upstream' mbochs: BAR0 read()/write() land this much further (devices.md §1.1 #4). */
+  /** 'upstream' mbochs: BAR0 read()/write() land this much further (mbochs.c mdev_access()). */
   readonly skew: number;
   readonly maxRes: readonly [number, number];
 }
@@ -209,7 +209,7 @@ function resolveCount(f: Facts, index: number, off: bigint, c: CountSpec): numbe
 }
 
 /* ------------------------------------------------------------------------ */
-/* Shadow of the host-visible EDID region (mbochs region 9, devices.md §3.6)  */
+/* Shadow of the host-visible EDID region (mbochs region 9, handle_edid_*())  */
 
 interface EdidShadow { size: number; link: number; readonly blob: Uint8Array }
 
@@ -338,7 +338,7 @@ function checkReadContent(w: World, index: number, off: number, got: Uint8Array,
   const mem = w.mem();
   if (index === 0 || index === 16) {
     if (c.device === 'mdpy' && c.quirks === 'upstream') {
-      // The sample's BAR bug: each kernel chunk reads framebuffer bytes [0, chunk) whatever the offset (devices.md §2.4).
+      // The sample's BAR bug: each kernel chunk reads framebuffer bytes [0, chunk) whatever the offset (mdpy.c mdev_access()).
       for (const ch of chunks(off, got.length)) {
         for (let k = 0; k < ch.size; k++) {
           if (got[ch.pos - off + k] !== mem[k]) throw new Violation("mdpy 'upstream': every chunk reads the first framebuffer bytes", `${where}: chunk at ${ch.pos}`);

@@ -8,7 +8,7 @@
  * memory, small session limits, and a command sequence: VERSION (valid,
  * malformed, repeated), DMA_MAP (with and without fake fds, overlapping, out
  * of limits), DMA_UNMAP (exact, inexact, ALL), GET_INFO, GET_REGION_INFO
- * (argsz and index edges of devices.md §8.2 item 4), GET_IRQ_INFO, SET_IRQS,
+ * (argsz at the struct sizes and index edges), GET_IRQ_INFO, SET_IRQS,
  * REGION_READ/WRITE (offsets relative to region ends and u64 edges),
  * DEVICE_RESET, unknown commands, and for mbochs the mdevsim display
  * extension (mode programming, QUERY_GFX_PLANE, GET/RELEASE_GFX_DMABUF).
@@ -22,7 +22,7 @@
  * window list with the fd each window keeps, whether GET_INFO ran (mdpy
  * 'upstream' bounds GET_IRQ_INFO by it), the dmabuf ids seen and the live
  * export handles. From it and from an independent region table
- * (devices.md §2.3, §3.3) it predicts each reply: success or the errno (a set
+ * (docs/devices/mdpy.md, mbochs.md "Regions") it predicts each reply: success or the errno (a set
  * where the spec leaves a choice), the payload size and the fds attached.
  *
  * Invariants, after every message:
@@ -34,7 +34,7 @@
  *    no NO_REPLY bit, ERROR set iff error ≠ 0; an error reply is header-only
  *    with a non-zero errno, the one the model predicts.
  * 4. A successful reply has the payload size the model predicts and fits
- *    QEMU's limits (vfio-user.md §2.4): DMA_MAP ≤ 48, DMA_UNMAP ≤ 40,
+ *    QEMU's limits (docs/protocol.md "QEMU's client"): DMA_MAP ≤ 48, DMA_UNMAP ≤ 40,
  *    GET_INFO ≤ 32, GET_REGION_INFO ≤ 16 + argsz, GET_IRQ_INFO ≤ 32,
  *    SET_IRQS ≤ request, REGION_READ ≤ 32 + count, REGION_WRITE ≤ request,
  *    RESET 16, VERSION ≤ request. Field checks: GET_INFO (flags, regions,
@@ -94,7 +94,7 @@ class Violation extends Error {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Independent device facts (devices.md §2, §3; docs/devices/*.md fixes)      */
+/* Independent device facts (docs/devices/*.md: tables and fixes)             */
 
 interface RegionFact {
   readonly size: number;
@@ -333,7 +333,7 @@ function predictVersion(m: SessionModel, s: Extract<SessionCmd, { c: 'version' }
       const caps = (json as { capabilities?: unknown }).capabilities;
       if (typeof caps !== 'object' || caps === null || Array.isArray(caps)) throw new Violation('VERSION reply has a capabilities object', JSON.stringify(json));
       for (const k of Object.keys(caps)) {
-        if (proposed === undefined || !(k in proposed)) throw new Violation('reply capabilities ⊆ proposed ones (vfio-user.md §1.5)', `key ${k} not proposed`);
+        if (proposed === undefined || !(k in proposed)) throw new Violation('reply capabilities ⊆ proposed ones (vfio-user.rst VFIO_USER_VERSION)', `key ${k} not proposed`);
       }
       const display = (caps as Record<string, unknown>)['mdevsim_display'];
       if (display === true && m.device !== 'mbochs') throw new Violation('only a display device offers the display extension', m.device);
@@ -446,7 +446,7 @@ function predictIrqInfo(m: SessionModel, msg: Msg): Pred {
   if (p.length < 16 || rd32(p, 0) < 16) return err(EINVAL);
   const index = rd32(p, 8);
   if (index >= 5) return err(EINVAL);
-  // mdpy 'upstream' bounds the index by the num_irqs the last GET_INFO cached (devices.md §1.2 #9).
+  // mdpy 'upstream' bounds the index by the num_irqs the last GET_INFO cached (mdpy.c mdpy_ioctl()).
   if (m.device === 'mdpy' && m.quirks === 'upstream' && !m.getInfoDone) return err(EINVAL);
   return {
     ok: true, errnos: [], payload: 16,
@@ -505,7 +505,7 @@ function predictQuery(m: SessionModel, msg: Msg): Pred {
   if (!probe && flags !== 2) return err(EINVAL);
   return {
     ok: m.quirks === 'upstream' && !probe ? 'maybe' : true,
-    errnos: [ENOMEM], // 'upstream': the first query of a new mode (devices.md §3.7)
+    errnos: [ENOMEM], // 'upstream': the first query of a new mode (mbochs.c mbochs_query_gfx_plane())
     payload: 64,
     onError: () => { m.enomems++; },
     verify: (q) => {
@@ -686,7 +686,7 @@ function messagesOf(m: SessionModel, s: SessionCmd): Msg[] {
 /* ------------------------------------------------------------------------ */
 /* Running and checking one message                                          */
 
-/** QEMU's largest accepted reply per command (vfio-user.md §2.4). */
+/** QEMU's largest accepted reply per command (docs/protocol.md "QEMU's client", hw/vfio-user/proxy.c). */
 function qemuReplyLimit(command: number, requestSize: number, requestPayload: Uint8Array): number | undefined {
   switch (command) {
     case CMD.VERSION: return requestSize;
@@ -775,7 +775,7 @@ function runMessage(m: SessionModel, r: SessionReal, s: SessionCmd, msg: Msg, st
         throw new Violation('the reply payload has the predicted size', `${where}: ${payload.length} bytes, expected ${pred.payload}`);
       }
       const limit = qemuReplyLimit(msg.command, frame.size, msg.payload);
-      if (limit !== undefined && b.length > limit) throw new Violation('replies fit QEMU\'s limits (vfio-user.md §2.4)', `${where}: ${b.length} > ${limit}`);
+      if (limit !== undefined && b.length > limit) throw new Violation('replies fit QEMU\'s limits (docs/protocol.md)', `${where}: ${b.length} > ${limit}`);
       if (out.fds.length !== (pred.fds ?? 0)) throw new Violation('a reply carries the predicted fds', `${where}: [${out.fds}], expected ${pred.fds ?? 0}`);
       for (const fd of out.fds) if (!r.memFds.has(fd)) throw new Violation('a reply passes only device memory fds', `${where}: fd ${fd}`);
       pred.verify?.(payload, out.fds);

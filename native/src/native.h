@@ -1,7 +1,7 @@
 // mdevsim native shim: shared declarations.
 //
-// Rules for every file in native/src (docs/native.md, style.md "thin Node-API
-// addons"): syscalls and argument validation only. Ownership, errno
+// Rules for every file in native/src (docs/native.md; a thin Node-API
+// addon): syscalls and argument validation only. Ownership, errno
 // classification and lifetimes live in src/sys/*.ts.
 //
 // Error contract:

@@ -60,7 +60,7 @@ export interface ServedDevice {
   readonly server: DeviceServer;
 }
 
-/** The QEMU 10.x command line that attaches one device (vfio-user.md §2.1, §7). */
+/** The QEMU 10.x command line that attaches one device (QEMU docs/system/devices/vfio-user.rst; README "Attaching QEMU"). */
 export function qemuCommandLine(socketPath: string, opts: { memory?: string } = {}): string {
   const dev = JSON.stringify({ driver: 'vfio-user-pci', socket: { type: 'unix', path: socketPath } });
   return [

@@ -1,8 +1,8 @@
 /**
  * Loading an EDID into a device's GFX EDID region and raising the link, the
- * way QEMU's hw/vfio/display.c does for kernel mdevs (devices.md §3.6, §5.4).
- * Over vfio-user nobody runs that code, so the server does it itself
- * (vfio-user.md §7.1).
+ * way QEMU's hw/vfio/display.c does for kernel mdevs (vfio_display_edid_init(),
+ * vfio_display_edid_update()). Over vfio-user nobody runs that code, so the
+ * server does it itself (docs/protocol.md "QEMU's client").
  *
  * Only the VfioDevice contract is used (regionInfo, regionRead,
  * regionWrite), so this works for any device with a region whose type

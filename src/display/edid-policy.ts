@@ -1,12 +1,13 @@
 /**
  * Which mode an EDID should advertise for a display device of a given type
- * (devices.md §3.1, §3.6, §5.4).
+ * (docs/devices/mbochs.md "Types" and "EDID region"; QEMU hw/vfio/display.c
+ * vfio_display_edid_update()).
  *
  * Default mode: QEMU's fallback, 1280×800, clamped like any request. That is
  * 800×600 on mbochs-small (its max_xres×max_yres) and 1280×800 on medium
  * and large. Large has no maximum and 64 MiB of VRAM, so 1920×1080 would
  * fit, but 1280×800 is what QEMU shows a guest of a kernel mbochs when no
- * window size is known, and what the reference boot (vfio-user.md §7.1)
+ * window size is known, and what the reference boot (docs/protocol.md "Seen in a real boot")
  * expects; a bigger mode is one request away. (QEMU itself clamps before it
  * falls back, so on mbochs-small it would advertise 1280×800 beyond the
  * type's advisory maximum; here the maximum wins.)
@@ -14,7 +15,7 @@
  * Limits, applied in this order, each per axis unless said otherwise:
  * 1. max_xres / max_yres, when non-zero (as QEMU clamps its preferred size);
  * 2. 4095, the largest size an EDID detailed timing descriptor holds;
- * 3. at least 64×64, the smallest mode mbochs displays (devices.md §3.7);
+ * 3. at least 64×64, the smallest mode mbochs displays (mbochs.c mbochs_check_framebuffer());
  * 4. the framebuffer must fit VRAM at 32 bpp, w·h·4 ≤ memsize (what
  *    bochs-drm's mode_valid and the plane check require): both sides are
  *    scaled down by the same factor, keeping the aspect ratio.

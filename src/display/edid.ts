@@ -2,8 +2,8 @@
  * An EDID 1.4 base-block generator (VESA E-EDID Release A, Revision 2), for
  * devices whose EDID region nobody else fills: over vfio-user QEMU's display
  * code does not run, so a guest's bochs-drm reads zeros and falls back to
- * 1024×768 unless the server loads a blob itself (vfio-user.md §7.1,
- * devices.md §3.6, §5.4).
+ * 1024×768 unless the server loads a blob itself (docs/protocol.md
+ * "QEMU's client"; QEMU hw/vfio/display.c vfio_display_edid_update()).
  *
  * The output is one 128-byte block, extension count 0, deterministic (no
  * clock, no randomness): the same options give the same bytes.

@@ -206,7 +206,7 @@ export function barAddress(image: ReadonlyBytes, bar: BarInfo): bigint {
  *   (type bits) is ORed back in either case;
  * - a 1- or 2-byte chunk at the BAR offset makes the kernel read 4 bytes from
  *   its caller's buffer (stale stack bytes); this undefined case is treated as
- *   "ignored", as devices.md §2.2 prescribes for sample-faithful mode;
+ *   "ignored" in sample-faithful mode (the kernel's value would be stale stack);
  * - every other byte of the BAR ignores writes.
  *
  * Chunks are formed as the kernel's read/write loop does (4 bytes when at

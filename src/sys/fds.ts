@@ -8,7 +8,7 @@
  * - `close()` releases it; idempotent.
  * - `fd` only borrows the number (valid while this object still owns it).
  *
- * Rule (style.md convention 7): whoever keeps an fd takes it; everything not
+ * Rule: whoever keeps an fd takes it; everything not
  * taken is closed on every path (success, error, disconnect). As a last
  * resort an OwnedFd that becomes garbage while still owning its fd is closed
  * by a FinalizationRegistry and reported on stderr as a leak; do not rely on

@@ -1,5 +1,5 @@
 /**
- * Wire-struct descriptors (style.md "Declaring wire structs"): a struct is
+ * Wire-struct descriptors (one declaration per struct, no hand-written offsets): a struct is
  * declared once as an ordered field list; its size, field offsets, decode()
  * and encode() are derived from that list. Little-endian only (bytes.ts
  * refuses big-endian hosts at load).

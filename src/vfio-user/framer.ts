@@ -1,6 +1,7 @@
 /**
  * Stream reassembly: (bytes, fds) chunks from recvmsg → whole vfio-user
- * messages. Only stream-level rules live here (vfio-user.md §1.2, §1.6):
+ * messages. Only stream-level rules live here (QEMU docs/interop/vfio-user.rst
+ * "Header"; docs/protocol.md "corrupt stream"):
  * a header announcing fewer than 16 bytes or more than the limit makes the
  * stream unusable (a message that cannot be buffered cannot be skipped), so it
  * is a ProtocolViolation and the connection is dropped. Everything else about

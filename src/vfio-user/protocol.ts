@@ -1,9 +1,9 @@
 /**
- * vfio-user wire constants (QEMU docs/interop/vfio-user.rst; vfio-user.md §1).
+ * vfio-user wire constants (QEMU docs/interop/vfio-user.rst).
  * Host-endian; mdevsim supports little-endian hosts only (src/util/bytes.ts).
  */
 
-/** Command numbers (§1.3). */
+/** Command numbers (vfio-user.rst "Commands"). */
 export const VFIO_USER_VERSION = 1;
 export const VFIO_USER_DMA_MAP = 2;
 export const VFIO_USER_DMA_UNMAP = 3;
@@ -31,7 +31,7 @@ export const MDEVSIM_USER_GET_GFX_DMABUF = 0x4d02;
 export const MDEVSIM_USER_RELEASE_GFX_DMABUF = 0x4d03;
 export const MDEVSIM_DISPLAY_CAPABILITY = 'mdevsim_display';
 
-/** Message header (§1.2): id u16, command u16, size u32, flags u32, error u32. */
+/** Message header (vfio-user.rst "Header"): id u16, command u16, size u32, flags u32, error u32. */
 export const VFIO_USER_HEADER_SIZE = 16;
 export const VFIO_USER_F_TYPE_MASK = 0xf;
 export const VFIO_USER_F_TYPE_COMMAND = 0;
@@ -43,7 +43,7 @@ export const VFIO_USER_F_ERROR = 0x20;
 export const VFIO_USER_MAJOR = 0;
 export const VFIO_USER_MINOR = 0;
 
-/** Defaults the spec assumes when a key is absent (§1.5). */
+/** Defaults the spec assumes when a key is absent (vfio-user.rst "VFIO_USER_VERSION"). */
 export const DEFAULT_MAX_MSG_FDS = 1;
 export const DEFAULT_MAX_DATA_XFER_SIZE = 1 << 20;
 export const DEFAULT_MAX_DMA_MAPS = 65535;

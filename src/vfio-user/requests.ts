@@ -1,16 +1,26 @@
 /**
- * Client-side message building and reply parsing, shared by the async client
- * (client.ts) and the blocking one (sync-client.ts): the transports differ,
- * the bytes do not.
+ * Client-side message building and reply parsing, used by the client core
+ * (client-core.ts) that drives both the async and the blocking client: the
+ * transports differ, the bytes do not.
  */
 import { VfioError } from '../util/errors.ts';
 import { closeFd } from '../sys/fds.ts';
 import { mapFd, type FdMapping } from '../sys/memfd.ts';
 import type { DecodedRegionInfo } from '../vfio/region-caps.ts';
-import { VfioDeviceGfxPlaneInfo, VfioIrqInfo, VfioRegionInfo } from '../vfio/structs.ts';
+import { VfioDeviceGfxPlaneInfo, VfioDeviceInfoPrefix, VfioIrqInfo, VfioRegionInfo } from '../vfio/structs.ts';
 import { VFIO_REGION_INFO_FLAG_MMAP, VFIO_REGION_INFO_FLAG_WRITE } from '../vfio/uapi.ts';
 import * as P from './protocol.ts';
-import { MdevsimDmabufRelease, MdevsimDmabufReply, MdevsimDmabufRequest, VfioUserDmaMap, VfioUserDmaUnmap } from './wire.ts';
+import {
+  MdevsimDmabufRelease, MdevsimDmabufReply, MdevsimDmabufRequest, VfioUserDmaMap, VfioUserDmaUnmap, VfioUserHeader, VfioUserRegionAccess,
+} from './wire.ts';
+
+/** Most fds a client accepts per message unless told otherwise (and proposes as max_msg_fds). */
+export const DEFAULT_CLIENT_MAX_MSG_FDS = 8;
+
+/** The fd bound a client proposes, receives with and frames with: one value, or a reply could be cut. */
+export function clientMaxMsgFds(opts: ClientOptions): number {
+  return opts.maxMsgFds ?? DEFAULT_CLIENT_MAX_MSG_FDS;
+}
 
 export interface ClientOptions {
   /** Propose the mdevsim display extension. @defaultValue false */
@@ -30,19 +40,15 @@ export interface ServerCapabilities {
 
 /** A whole request message. */
 export function requestMessage(id: number, command: number, payload: Uint8Array, noReply = false): Uint8Array {
-  const msg = new Uint8Array(P.VFIO_USER_HEADER_SIZE + payload.length);
-  const v = new DataView(msg.buffer);
-  v.setUint16(0, id, true);
-  v.setUint16(2, command, true);
-  v.setUint32(4, msg.length, true);
-  v.setUint32(8, noReply ? P.VFIO_USER_F_NO_REPLY : 0, true);
-  msg.set(payload, P.VFIO_USER_HEADER_SIZE);
+  const msg = new Uint8Array(VfioUserHeader.size + payload.length);
+  VfioUserHeader.encode({ msg_id: id, command, msg_size: msg.length, flags: noReply ? P.VFIO_USER_F_NO_REPLY : 0, error_no: 0 }, msg);
+  msg.set(payload, VfioUserHeader.size);
   return msg;
 }
 
 export function versionProposal(opts: ClientOptions): Uint8Array {
   const caps: Record<string, unknown> = {
-    max_msg_fds: opts.maxMsgFds ?? 8,
+    max_msg_fds: clientMaxMsgFds(opts),
     max_data_xfer_size: opts.maxDataXfer ?? P.DEFAULT_MAX_DATA_XFER_SIZE,
   };
   if (opts.display) caps[P.MDEVSIM_DISPLAY_CAPABILITY] = true;
@@ -69,9 +75,7 @@ export function parseVersionReply(p: Uint8Array): ServerCapabilities {
 }
 
 export function deviceInfoRequest(): Uint8Array {
-  const req = new Uint8Array(16);
-  new DataView(req.buffer).setUint32(0, 16, true);
-  return req;
+  return VfioDeviceInfoPrefix.toBytes({ argsz: VfioDeviceInfoPrefix.size, flags: 0, num_regions: 0, num_irqs: 0 });
 }
 
 export function regionInfoRequest(index: number, argsz: number): Uint8Array {
@@ -79,34 +83,25 @@ export function regionInfoRequest(index: number, argsz: number): Uint8Array {
 }
 
 export function irqInfoRequest(index: number): Uint8Array {
-  return VfioIrqInfo.toBytes({ argsz: 16, flags: 0, index, count: 0 });
+  return VfioIrqInfo.toBytes({ argsz: VfioIrqInfo.size, flags: 0, index, count: 0 });
 }
 
 export function regionAccessRequest(region: number, offset: number | bigint, count: number, data?: Uint8Array): Uint8Array {
-  const req = new Uint8Array(16 + (data?.length ?? 0));
-  const v = new DataView(req.buffer);
-  v.setBigUint64(0, BigInt(offset), true);
-  v.setUint32(8, region, true);
-  v.setUint32(12, count, true);
-  if (data) req.set(data, 16);
-  return req;
+  return VfioUserRegionAccess.toBytes({ offset: BigInt(offset), region, count, data: data ?? new Uint8Array(0) });
 }
 
 export function dmaMapRequest(address: bigint, size: bigint, opts: { offset?: bigint; flags?: number } = {}): Uint8Array {
-  return VfioUserDmaMap.toBytes({ argsz: 32, flags: opts.flags ?? 3, offset: opts.offset ?? 0n, address, size });
+  return VfioUserDmaMap.toBytes({ argsz: VfioUserDmaMap.size, flags: opts.flags ?? 3, offset: opts.offset ?? 0n, address, size });
 }
 
 export function dmaUnmapRequest(address: bigint, size: bigint, flags = 0): Uint8Array {
-  return VfioUserDmaUnmap.toBytes({ argsz: 24, flags, address, size });
+  return VfioUserDmaUnmap.toBytes({ argsz: VfioUserDmaUnmap.size, flags, address, size });
 }
 
 export function gfxPlaneRequest(flags: number, drmPlaneType: number): Uint8Array {
-  const req = new Uint8Array(VfioDeviceGfxPlaneInfo.size);
-  const v = new DataView(req.buffer);
-  v.setUint32(0, VfioDeviceGfxPlaneInfo.size, true);
-  v.setUint32(4, flags, true);
-  v.setUint32(8, drmPlaneType, true);
-  return req;
+  // Every output field starts zeroed, so decode an all-zero struct rather than list them.
+  const blank = VfioDeviceGfxPlaneInfo.decode(new Uint8Array(VfioDeviceGfxPlaneInfo.size));
+  return VfioDeviceGfxPlaneInfo.toBytes({ ...blank, argsz: VfioDeviceGfxPlaneInfo.size, flags, drm_plane_type: drmPlaneType });
 }
 
 export function dmabufRequest(dmabufId: number): Uint8Array {

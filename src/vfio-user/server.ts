@@ -1,5 +1,5 @@
 /**
- * Serves one VfioDevice on one Unix socket (vfio-user.md §1.1: one connection
+ * Serves one VfioDevice on one Unix socket (vfio-user.rst "Socket": one connection
  * = one client = one device; a process may host many devices, each on its own
  * socket). Several clients may be connected at once (up to maxClients):
  * typically the VMM plus viewers (screenshots, a test's own client) that

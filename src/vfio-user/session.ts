@@ -4,7 +4,7 @@
  * no sockets here (server.ts does I/O), and no device knowledge beyond the
  * VfioDevice contract.
  *
- * Error rule (vfio-user.md §1.15, §7.1): a well-framed request that cannot be
+ * Error rule (docs/protocol.md, "error replies"): a well-framed request that cannot be
  * honoured gets an error reply and the connection stays — QEMU aborts later if
  * its connection is dropped. Only a corrupt stream (the framer's business) is
  * a reason to disconnect.
@@ -37,7 +37,7 @@ import {
 
 const log = logger('vfio-user');
 
-/** Named limits, checked before any allocation (style.md convention 6). */
+/** Named limits, checked before any allocation. */
 export interface SessionLimits {
   /** Largest REGION_READ/WRITE count. @defaultValue 1 MiB */
   readonly maxDataXfer: number;
@@ -198,7 +198,7 @@ export class Session {
     }
   }
 
-  /** A handler threw: count it, log it, and answer it (§1.15) unless NO_REPLY applies. */
+  /** A handler threw: count it, log it, and answer it (an error reply, docs/protocol.md) unless NO_REPLY applies. */
   #failure(frame: Frame, err: unknown, noReply: boolean): Outgoing | undefined {
     const errno = err instanceof VfioError ? err.errno : ERRNO.EINVAL;
     this.stats.errors++;
@@ -491,7 +491,7 @@ const NO_REPLY_ALLOWED = new Set<number>([
   P.VFIO_USER_DEVICE_RESET, P.VFIO_USER_REGION_WRITE_MULTI, P.MDEVSIM_USER_RELEASE_GFX_DMABUF,
 ]);
 
-/** Commands that may carry fds (vfio-user.md §1.6). */
+/** Commands that may carry fds (docs/protocol.md "fds"). */
 const FDS_ALLOWED = new Set<number>([P.VFIO_USER_DMA_MAP, P.VFIO_USER_DEVICE_SET_IRQS]);
 
 function argszOf(frame: Frame, min: number, what: string): number {

@@ -2,34 +2,38 @@
  * A blocking vfio-user client: every call sends one request and blocks until
  * its reply arrives, the way a vCPU blocks on an MMIO exit while QEMU waits
  * for the device. For synchronous callers such as guest-driver models; the
- * server must run in another process or thread. Same bytes as client.ts
- * (requests.ts builds both).
+ * server must run in another process or thread. The calls, their bytes and
+ * their reply checks are client-core.ts's, shared with the async client, so
+ * both offer the same calls; this file is only the blocking transport.
  */
 import { VfioError } from '../util/errors.ts';
-import { closeFd } from '../sys/fds.ts';
 import { BlockingSocket } from '../sys/blocking-socket.ts';
-import type { DeviceInfo, GfxPlaneInfo } from '../vfio/device.ts';
-import { decodeDeviceInfo, decodeRegionInfo, type DecodedRegionInfo } from '../vfio/region-caps.ts';
-import { decodeGfxPlaneInfo } from '../vfio/gfx.ts';
-import { VfioRegionInfo } from '../vfio/structs.ts';
-import { Framer } from './framer.ts';
-import * as P from './protocol.ts';
 import * as R from './requests.ts';
+import {
+  ClientCore, RUN, handshake, installCalls, resume,
+  type DmabufView, type Exchange, type Plan, type Reply, type SyncCalls, type Transport,
+} from './client-core.ts';
 
-export class SyncVfioUserClient {
+/** An imported dmabuf; release() unmaps it and releases the server's handle. */
+export interface SyncImportedDmabuf extends DmabufView {
+  release(): void;
+}
+
+export interface SyncVfioUserClient extends SyncCalls {}
+
+export class SyncVfioUserClient implements Transport {
   readonly #socket: BlockingSocket;
-  readonly #framer: Framer;
-  #nextId = 1;
+  readonly #core: ClientCore;
   readonly server: R.ServerCapabilities;
 
   private constructor(socket: BlockingSocket, opts: R.ClientOptions) {
     this.#socket = socket;
-    this.#framer = new Framer({ maxMessageSize: 64 + (opts.maxDataXfer ?? P.DEFAULT_MAX_DATA_XFER_SIZE), maxFdsPerMessage: opts.maxMsgFds ?? 8 }, closeFd);
-    this.server = R.parseVersionReply(this.request(P.VFIO_USER_VERSION, R.versionProposal(opts)).payload);
+    this.#core = new ClientCore(opts);
+    this.server = this[RUN](handshake(opts), (caps) => caps);
   }
 
   static connect(path: string, opts: R.ClientOptions = {}): SyncVfioUserClient {
-    const socket = BlockingSocket.connect(path, { maxFds: opts.maxMsgFds ?? 8 });
+    const socket = BlockingSocket.connect(path, { maxFds: R.clientMaxMsgFds(opts) });
     try {
       return new SyncVfioUserClient(socket, opts);
     } catch (err) {
@@ -38,78 +42,46 @@ export class SyncVfioUserClient {
     }
   }
 
-  /** Send one command and block for its reply (payload copied; fds owned by the caller). */
-  request(command: number, payload: Uint8Array = new Uint8Array(0), fds: readonly number[] = []): { payload: Uint8Array; fds: number[] } {
-    const id = this.#nextId;
-    this.#nextId = (this.#nextId + 1) & 0xffff;
-    this.#socket.send(R.requestMessage(id, command, payload), fds);
+  /** Whether the server agreed to the display extension. */
+  get display(): boolean {
+    return this.server.display;
+  }
+
+  /** Send one command and block for its reply (payload copied; fds owned by the caller). With `noReply`, return once sent. */
+  request(command: number, payload?: Uint8Array, fds: readonly number[] = [], opts: { noReply?: boolean } = {}): Reply {
+    return this.#exchange({ command, payload: payload ?? new Uint8Array(0), fds, noReply: opts.noReply ?? false });
+  }
+
+  #exchange(ex: Exchange): Reply {
+    const { id, bytes } = this.#core.message(ex);
+    this.#socket.send(bytes, ex.fds);
+    if (ex.noReply) return { payload: new Uint8Array(0), fds: [] };
+    const framer = this.#core.framer;
     for (;;) {
-      const f = this.#framer.next();
+      const f = framer.next();
       if (!f) {
         const chunk = this.#socket.receive();
-        this.#framer.push(chunk.bytes, chunk.fds);
+        framer.push(chunk.bytes, chunk.fds);
         continue;
       }
-      if (f.id !== id || f.command !== command || (f.flags & P.VFIO_USER_F_TYPE_MASK) !== P.VFIO_USER_F_TYPE_REPLY) {
-        for (const fd of f.fds) closeFd(fd);
-        throw new VfioError('EPROTO', `unexpected message id ${f.id} command ${f.command} while waiting for ${id}`);
-      }
-      if ((f.flags & P.VFIO_USER_F_ERROR) !== 0) {
-        for (const fd of f.fds) closeFd(fd);
-        throw new VfioError(f.error === 0 ? 22 : f.error, `command ${command} failed`);
-      }
-      return { payload: f.payload.slice(), fds: f.fds };
+      const r = this.#core.settle(f, f.id === id ? ex.command : undefined);
+      if (r instanceof VfioError) throw r;
+      return r;
     }
   }
 
-  deviceInfo(): DeviceInfo {
-    return decodeDeviceInfo(this.request(P.VFIO_USER_DEVICE_GET_INFO, R.deviceInfoRequest()).payload);
-  }
-
-  regionInfo(index: number): { info: DecodedRegionInfo; fd: number | undefined } {
-    let argsz = VfioRegionInfo.size;
-    for (let attempt = 0; ; attempt++) {
-      const reply = this.request(P.VFIO_USER_DEVICE_GET_REGION_INFO, R.regionInfoRequest(index, argsz));
-      const info = decodeRegionInfo(reply.payload);
-      if (info.complete || attempt === 1) {
-        for (const fd of reply.fds.slice(1)) closeFd(fd);
-        return { info, fd: reply.fds[0] };
-      }
-      for (const fd of reply.fds) closeFd(fd);
-      argsz = info.argsz;
+  [RUN]<T, U>(plan: Plan<T>, finish: (value: T) => U): U {
+    let step = plan.next();
+    while (!step.done) {
+      const ex = step.value;
+      step = resume(plan, () => this.#exchange(ex));
     }
-  }
-
-  regionRead(region: number, offset: number | bigint, count: number): Uint8Array {
-    return this.request(P.VFIO_USER_REGION_READ, R.regionAccessRequest(region, offset, count)).payload.subarray(16);
-  }
-
-  regionWrite(region: number, offset: number | bigint, data: Uint8Array): void {
-    this.request(P.VFIO_USER_REGION_WRITE, R.regionAccessRequest(region, offset, data.length, data));
-  }
-
-  reset(): void {
-    this.request(P.VFIO_USER_DEVICE_RESET);
-  }
-
-  mapRegion(index: number): R.RegionMapping {
-    const { info, fd } = this.regionInfo(index);
-    return R.mapRegionFromInfo(index, info, fd);
-  }
-
-  queryGfxPlane(flags: number, drmPlaneType: number): GfxPlaneInfo {
-    return decodeGfxPlaneInfo(this.request(P.MDEVSIM_USER_QUERY_GFX_PLANE, R.gfxPlaneRequest(flags, drmPlaneType)).payload).plane;
-  }
-
-  /** Import a dmabuf; release() unmaps it and releases the server's handle. */
-  importDmabuf(dmabufId: number): Omit<R.DmabufImport, 'mapping'> & { release(): void } {
-    const reply = this.request(P.MDEVSIM_USER_GET_GFX_DMABUF, R.dmabufRequest(dmabufId));
-    const { mapping, ...rest } = R.importDmabufReply(reply.payload, reply.fds);
-    return { ...rest, release: () => { mapping.unmap(); this.request(P.MDEVSIM_USER_RELEASE_GFX_DMABUF, R.dmabufReleaseRequest(rest.handle)); } };
+    return finish(step.value);
   }
 
   close(): void {
-    this.#framer.close();
+    this.#core.framer.close();
     this.#socket.close();
   }
 }
+installCalls(SyncVfioUserClient);

@@ -1,5 +1,5 @@
 /**
- * VERSION negotiation (vfio-user.md §1.5, §2.3, §2.4, §7.1).
+ * VERSION negotiation (vfio-user.rst "VFIO_USER_VERSION"; docs/protocol.md "QEMU's client").
  *
  * The reply answers major 0, minor ≤ the proposal, and carries only keys the
  * client proposed: QEMU warns on unknown keys and, worse, fails the whole
@@ -21,7 +21,7 @@ export interface ServerVersionLimits {
   readonly display: boolean;
 }
 
-/** What the client proposed (absent keys take the spec defaults, §1.5). */
+/** What the client proposed (absent keys take the spec defaults, vfio-user.rst "VFIO_USER_VERSION"). */
 export interface ClientProposal {
   readonly major: number;
   readonly minor: number;
@@ -85,7 +85,7 @@ function positiveInt(caps: Readonly<Record<string, unknown>> | undefined, key: s
 
 /**
  * Negotiate. `requestSize` is the whole VERSION request message size: the
- * reply message may not exceed it (QEMU's receive buffer, §2.4). When the
+ * reply message may not exceed it (QEMU's receive buffer, hw/vfio-user/proxy.c). When the
  * JSON would not fit, keys are dropped (least important last kept) rather than
  * sending a reply QEMU cannot read.
  */

@@ -1,5 +1,6 @@
 /**
- * vfio-user payload structs (vfio-user.md §1.7–§1.13), declared once; sizes,
+ * vfio-user payload structs (QEMU docs/interop/vfio-user.rst, VFIO_USER_DMA_MAP
+ * through VFIO_USER_DEVICE_RESET), declared once; sizes,
  * offsets and codecs derive from the field lists (src/util/struct.ts). The
  * VFIO structs that vfio-user reuses (region info, irq info/set, gfx plane)
  * come from src/vfio/structs.ts.
@@ -71,7 +72,7 @@ export function replyMessage(id: number, command: number, payload?: Uint8Array):
   return out;
 }
 
-/** An error reply: header only, Reply type, ERROR flag, non-zero errno (§1.15). */
+/** An error reply: header only, Reply type, ERROR flag, non-zero errno (vfio-user.rst "Header"). */
 export function errorReply(id: number, command: number, errno: number): Uint8Array {
   const out = new Uint8Array(VFIO_USER_HEADER_SIZE);
   writeReplyHeader(out, id, command, errno === 0 ? 22 : errno);

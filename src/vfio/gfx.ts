@@ -1,7 +1,8 @@
 /**
  * VFIO_DEVICE_QUERY_GFX_PLANE / VFIO_DEVICE_GET_GFX_DMABUF: the PROBE
  * classification both samples share and the byte encodings of their
- * arguments (devices.md §2.5, §3.7, §4, invariant 21; vfio-user.md §5.2).
+ * arguments (mdpy.c mdpy_query_gfx_plane(), mbochs.c mbochs_query_gfx_plane(), invariant 21;
+ * struct vfio_device_gfx_plane_info in include/uapi/linux/vfio.h).
  */
 import type { GfxPlaneInfo, GfxPlaneQuery, GfxPlaneResult } from './device.ts';
 import {

@@ -3,8 +3,9 @@
  *
  * validateIrqSet() applies the kernel's vfio_set_irqs_validate_and_prepare
  * (drivers/vfio/vfio_main.c) plus the extra rules of libvfio-user's
- * dev_set_irqs_validate / handle_device_set_irqs (lib/irq.c; vfio-user.md
- * §1.12). Every refusal is VfioError EINVAL with a message naming the rule.
+ * dev_set_irqs_validate / handle_device_set_irqs (libvfio-user lib/irq.c;
+ * vfio-user.rst "VFIO_USER_DEVICE_SET_IRQS"). Every refusal is VfioError EINVAL
+ * with a message naming the rule.
  * Where the two disagree the stricter rule wins, except that start+count is
  * computed exactly (libvfio-user adds in u32 and can wrap).
  */

@@ -2,7 +2,8 @@
  * Info replies: vfio_region_info with its capability chain, vfio_device_info
  * and vfio_irq_info, in both flavours:
  *
- * - 'vfio-user' (vfio-user.md §1.4, §1.8, §1.9): device info is the 16-byte
+ * - 'vfio-user' (QEMU docs/interop/vfio-user.rst "Message sizes",
+ *   "VFIO_USER_DEVICE_GET_INFO", "VFIO_USER_DEVICE_GET_REGION_INFO"): device info is the 16-byte
  *   prefix; reply argsz is the size of the full answer; a region-info answer
  *   that does not fit the request's argsz is the bare 32-byte struct with
  *   argsz = needed size, CAPS cleared and cap_offset 0 (libvfio-user; QEMU

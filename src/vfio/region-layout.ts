@@ -10,7 +10,7 @@
  *   indexes (below `emptyBelow`, not in the table) answered with size 0,
  *   flags 0, offset 0 as the samples do, else EINVAL;
  * - by file position, for modelling the samples' single-fd read()/write()
- *   dispatch (devices.md §2.4, §3.4): the access must lie wholly inside one
+ *   dispatch (mdpy.c and mbochs.c mdev_access()): the access must lie wholly inside one
  *   region, otherwise the whole call fails.
  */
 import type { RegionCap, RegionInfo, RegionMmap } from './device.ts';

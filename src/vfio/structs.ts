@@ -1,7 +1,7 @@
 /**
  * VFIO uapi structs (include/uapi/linux/vfio.h) as wire-struct descriptors.
  * Field names are the kernel's, so grepping vfio.h lines up. Sizes are checked
- * in test/unit/vfio/structs.test.ts against vfio-user.md §5.2 / devices.md §4.
+ * in test/unit/vfio/structs.test.ts against numbers written out from include/uapi/linux/vfio.h.
  */
 import { struct, type ValueOf } from '../util/struct.ts';
 
@@ -24,7 +24,7 @@ export const VfioDeviceInfo = struct('vfio_device_info', [
 
 /**
  * The 16-byte prefix of vfio_device_info that vfio-user carries
- * (vfio-user.md §1.8: QEMU rejects a 24-byte reply).
+ * (vfio-user.rst "VFIO_USER_DEVICE_GET_INFO"; QEMU rejects a 24-byte reply, docs/protocol.md).
  */
 export const VfioDeviceInfoPrefix = struct('vfio_device_info (vfio-user, 16-byte prefix)', [
   ['argsz', 'u32'],

@@ -14,7 +14,7 @@ import { closeFd } from '../../src/sys/fds.ts';
 import { EventFd } from '../../src/sys/eventfd.ts';
 import { createMemfd } from '../../src/sys/memfd.ts';
 import { memfdMemoryFactory } from '../../src/sys/memfd.ts';
-import { DeviceServer } from '../../src/vfio-user/server.ts';
+import { DeviceServer, type ServerEvent } from '../../src/vfio-user/server.ts';
 import { Framer, type Frame } from '../../src/vfio-user/framer.ts';
 import * as P from '../../src/vfio-user/protocol.ts';
 import { MbochsDevice } from '../../devices/mbochs/index.ts';
@@ -30,9 +30,24 @@ const mdpy = new MdpyDevice('mdpy-vga', { memory: memfdMemoryFactory, budget: ne
 let target: DeviceServer;
 let other: DeviceServer;
 
+/**
+ * Connections the servers hold: a server closes a connection's fds (socket,
+ * DMA, exports) before it reports the disconnection, so once every accepted
+ * connection is reported gone the fd count is final.
+ */
+let held = 0;
+let onIdle: (() => void)[] = [];
+function count(e: ServerEvent): void {
+  if (e.kind === 'connected') held++;
+  else if (e.kind === 'disconnected' && --held === 0) for (const w of onIdle.splice(0)) w();
+}
+function serversIdle(): Promise<void> {
+  return held === 0 ? Promise.resolve() : new Promise((r) => onIdle.push(r));
+}
+
 beforeAll(() => {
-  target = DeviceServer.listen({ path: join(dir, 'mbochs.sock'), device: mbochs, label: 'mbochs', limits: { maxMsgFds: 4, maxDataXfer: 1 << 16 } });
-  other = DeviceServer.listen({ path: join(dir, 'mdpy.sock'), device: mdpy, label: 'mdpy' });
+  target = DeviceServer.listen({ path: join(dir, 'mbochs.sock'), device: mbochs, label: 'mbochs', limits: { maxMsgFds: 4, maxDataXfer: 1 << 16 }, onEvent: count });
+  other = DeviceServer.listen({ path: join(dir, 'mdpy.sock'), device: mdpy, label: 'mdpy', onEvent: count });
 });
 afterAll(() => {
   target.close();
@@ -92,7 +107,11 @@ function msg(id: number, command: number, payload: Uint8Array = new Uint8Array(0
   return out;
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 30));
+/** Yield to the event loop (one poll phase each) until `cond` holds: for what the servers do on their next read. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 10_000 && !cond(); i++) await new Promise((r) => setImmediate(r));
+  expect(cond(), what).toBe(true);
+}
 
 async function otherDeviceServes(): Promise<void> {
   const c = await VfioUserClient.connect(other.path);
@@ -105,14 +124,14 @@ let raw: Raw | undefined;
 afterEach(async () => {
   raw?.close();
   raw = undefined;
-  await settle();
+  await serversIdle();
   await otherDeviceServes();
-  await settle();
+  await serversIdle();
   expect(fdCount(), 'fd count back to where the case started').toBe(fdsBefore);
 });
 
 async function start(): Promise<Raw> {
-  await settle();
+  await serversIdle();
   fdsBefore = fdCount();
   raw = await Raw.open(target.path);
   return raw;
@@ -238,15 +257,17 @@ describe('corrupt streams: that connection is dropped, device state kept, nothin
     r.send(msg(2, P.VFIO_USER_DMA_MAP, le([32, 4], [3, 4], [0, 8], [0x10000, 8], [0x10000, 8])), [mem.fd]);
     expect((await r.reply()).flags & P.VFIO_USER_F_ERROR).toBe(0);
     const half = msg(3, P.VFIO_USER_DMA_MAP, le([32, 4], [3, 4], [0, 8], [0x40000, 8], [0x10000, 8]));
+    const fds = fdCount();
     r.send(half.subarray(0, 20), [mem.fd]);
+    // The server has read the fd in flight (it shows in this process) before the client vanishes.
+    await until(() => fdCount() > fds, 'the server received the fd of the partial message');
     mem.close();
-    await settle();
     r.close();
     raw = undefined;
   });
 
   it('after a drop, a new client connects and finds the device state as it was', async () => {
-    await settle();
+    await serversIdle();
     fdsBefore = fdCount();
     const c = await VfioUserClient.connect(target.path);
     await c.regionWrite(2, 0x500 + 2 * 1, new Uint8Array([0x20, 0x03])); // XRES = 800

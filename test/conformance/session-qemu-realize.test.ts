@@ -1,5 +1,5 @@
 /**
- * The QEMU 10.2 realize sequence (vfio-user.md §2.2–§2.4, §7.1) replayed
+ * The QEMU 10.2 realize sequence (docs/protocol.md "QEMU's client") replayed
  * against a Session driving a real device model, with the reply-size limits
  * QEMU enforces. Heap memory here (no fds): mappable regions must then be
  * reported without MMAP. The socket + memfd version is in test/integration.
@@ -17,7 +17,7 @@ function newSession(dev = new MdpyDevice('mdpy-xga', { budget: new InstanceBudge
   return { dev, s: new Session(dev, { closeFd: (fd) => closed.push(fd), label: 'test' }) };
 }
 
-/** QEMU's largest accepted reply per command (vfio-user.md §2.4). */
+/** QEMU's largest accepted reply per command (docs/protocol.md "QEMU's client", hw/vfio-user/proxy.c). */
 const QEMU_MAX_REPLY: Record<number, (requestSize: number, argsz: number) => number> = {
   [P.VFIO_USER_DMA_MAP]: () => 48,
   [P.VFIO_USER_DMA_UNMAP]: () => 40,
@@ -115,7 +115,7 @@ describe('QEMU 10.2 realize sequence against mdpy-xga (session level)', () => {
     expect([...cfg.subarray(0x40, 0x43)]).toEqual([0x09, 0x00, 0x10]);
     expect(u32(cfg, 0x48)).toBe(1024);
     expect(u32(cfg, 0x4c)).toBe(768);
-    // The 4-byte read at 0xFC that a 255-byte config region refuses (vfio-user.md §7.1).
+    // The 4-byte read at 0xFC that a 255-byte config region refuses (docs/protocol.md "Seen in a real boot").
     expect([...configRead(s, 0xfc, 4)]).toEqual([0, 0, 0, 0]);
 
     // 8. ROM probe: read, write 0xfffff800, read back 0 (no ROM), restore.

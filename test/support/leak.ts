@@ -1,6 +1,6 @@
 /**
  * Leak checks for fds and shared-memory mappings, for any test that touches
- * real fds (style.md convention 7: "leaks no fd" is checked, not assumed).
+ * real fds (the fd-ownership rule: "leaks no fd" is checked, not assumed).
  *
  *   await expectNoFdLeak(async () => { ...exercise... });
  *   await expectNoLeak(async () => { ... });   // fds + memfd mappings

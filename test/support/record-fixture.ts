@@ -1,7 +1,7 @@
 /**
  * Regenerates test/fixtures/traces/mbochs-qemu-realize-bochs-drm.trace:
  * `mdevsim serve --record` on an mbochs-medium, then QEMU 10.2's realize
- * sequence (vfio-user.md §2.2, §7) followed by the bochs-drm guest model's
+ * sequence (docs/protocol.md "QEMU's client") followed by the bochs-drm guest model's
  * probe, mode set and drawing, and a plane query + dmabuf export through the
  * display extension.
  *

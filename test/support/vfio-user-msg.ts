@@ -37,7 +37,7 @@ export function u64(bytes: Uint8Array, off: number): bigint {
   return new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(off, true);
 }
 
-/** The VERSION proposal QEMU 10.2 sends (vfio-user.md §2.3, §7). */
+/** The VERSION proposal QEMU 10.2 sends (docs/protocol.md "QEMU's client"). */
 export const QEMU_VERSION_JSON =
   '{"capabilities":{"max_msg_fds":16,"max_data_xfer_size":1048576,"pgsizes":4096,"max_dma_maps":65535,' +
   '"write_multiple":true,"migration":{"pgsize":4096,"max_bitmap_size":268435456}}}';

@@ -16,8 +16,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let seq = 0;
 const sockPath = (): string => join(dir, `s${seq++}.sock`);
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Collect 'data' into copies until `count` bytes arrived. */
 function collect(socket: UnixSocket, count: number): Promise<{ bytes: Uint8Array; chunks: number }> {
   const out = new Uint8Array(count);
@@ -109,8 +107,10 @@ describe('UnixSocket over a socketpair', () => {
       const got = frames(b, 1);
       const cuts = [0, 1, 3, 4, 5, 100, 101, 700, frame.byteLength];
       for (let i = 0; i + 1 < cuts.length; i++) {
+        // The next piece goes out only once this one has been read: one read per piece, however fast the kernel is.
+        const read = once(b, 'data');
         a.send(frame.subarray(cuts[i], cuts[i + 1]));
-        await sleep(2); // let each piece arrive as its own read
+        await read;
       }
       const [f] = await got;
       expect(f!.payload).toEqual(pattern(1000, 3));
@@ -159,6 +159,7 @@ describe('UnixSocket over a socketpair', () => {
       const [a, b] = socketpair();
       const closes: CloseInfo[] = [];
       a.on('close', (info) => closes.push(info));
+      const aClosed = once(a, 'close');
       const bClosed = once(b, 'close') as Promise<[CloseInfo]>;
       a.close();
       a.close();
@@ -166,7 +167,7 @@ describe('UnixSocket over a socketpair', () => {
       expect(a.fd).toBe(-1);
       expect(a.send(new Uint8Array([1]))).toBe(false);
       expect((await bClosed)[0]).toEqual({ reason: 'eof' });
-      await sleep(1);
+      await aClosed;
       expect(closes).toEqual([{ reason: 'local' }]);
     });
   });

@@ -16,6 +16,25 @@ afterAll(async () => { expect(await serve.stop()).toBe(0); });
 
 function le16(v: number): Uint8Array { return new Uint8Array([v & 0xff, v >> 8]); }
 
+/** Connections this file opened, per device: what serve's disconnection events are counted against. */
+const opened = new Map<string, number>();
+function connect(device: string, opts?: Parameters<typeof VfioUserClient.connect>[1]): Promise<VfioUserClient> {
+  opened.set(device, (opened.get(device) ?? 0) + 1);
+  return VfioUserClient.connect(serve.sockets.get(device)!, opts);
+}
+
+/**
+ * Resolves once serve has logged the disconnection of all but `open` of the
+ * connections this file opened to `device`: the server has processed every
+ * close, not merely been given time to.
+ */
+async function closedAllBut(device: string, open: number): Promise<void> {
+  const want = (opened.get(device) ?? 0) - open;
+  if (want <= 0) return;
+  let seen = 0;
+  await serve.waitFor((e) => e['event'] === 'disconnected' && e['device'] === device && ++seen === want);
+}
+
 describe('mdevsim serve + VfioUserClient', () => {
   it('serves the default devices on 0600 sockets', () => {
     expect([...serve.sockets.keys()].sort()).toEqual(['mbochs-medium-0', 'mdpy-xga-0']);
@@ -23,7 +42,7 @@ describe('mdevsim serve + VfioUserClient', () => {
   });
 
   it('mbochs: BAR0 comes with an fd; pixels written through the mapping are what REGION_READ returns', async () => {
-    const c = await VfioUserClient.connect(serve.sockets.get('mbochs-medium-0')!);
+    const c = await connect('mbochs-medium-0');
     try {
       expect(await c.deviceInfo()).toMatchObject({ flags: 3, numRegions: 10, numIrqs: 5 });
       const { info, fd } = await c.regionInfo(0);
@@ -44,13 +63,13 @@ describe('mdevsim serve + VfioUserClient', () => {
   });
 
   it('mbochs display extension: mode set over BAR2, plane query and dmabuf import show the pixels drawn through the mapping', async () => {
-    const c = await VfioUserClient.connect(serve.sockets.get('mbochs-medium-0')!, { display: true });
+    const c = await connect('mbochs-medium-0', { display: true });
     try {
       expect(c.display).toBe(true);
       const probe = await c.queryGfxPlane(VFIO_GFX_PLANE_TYPE_PROBE | VFIO_GFX_PLANE_TYPE_DMABUF, 0);
       expect(probe.drmFormat).toBe(0);
       await expect(c.queryGfxPlane(VFIO_GFX_PLANE_TYPE_PROBE | VFIO_GFX_PLANE_TYPE_REGION, 0)).rejects.toMatchObject({ code: 'EINVAL' });
-      // bochs-drm's mode-set sequence (devices.md §6) for 640×480 as 16-bit writes at BAR2 0x500 + 2·index.
+      // bochs-drm's mode-set sequence (drivers/gpu/drm/tiny/bochs.c bochs_hw_setmode()) for 640×480 as 16-bit writes at BAR2 0x500 + 2·index.
       const dispi = [[4, 0], [3, 32], [1, 640], [2, 480], [5, 0], [6, 640], [7, (16 << 20) / (640 * 4)], [8, 0], [9, 0], [4, 0x41]];
       for (const [index, value] of dispi) await c.regionWrite(2, 0x500 + 2 * index!, le16(value!));
       const vram = await c.mapRegion(0);
@@ -92,8 +111,8 @@ describe('mdevsim serve + VfioUserClient', () => {
   });
 
   it('a viewer connects alongside the first client and sees what it draws; closing the viewer leaves the first client\'s state alone', async () => {
-    const vmm = await VfioUserClient.connect(serve.sockets.get('mbochs-medium-0')!, { display: true });
-    const viewer = await VfioUserClient.connect(serve.sockets.get('mbochs-medium-0')!, { display: true });
+    const vmm = await connect('mbochs-medium-0', { display: true });
+    const viewer = await connect('mbochs-medium-0', { display: true });
     try {
       const dispi = [[4, 0], [3, 32], [1, 800], [2, 600], [6, 800], [8, 0], [9, 0], [4, 0x41]];
       for (const [index, value] of dispi) await vmm.regionWrite(2, 0x500 + 2 * index!, le16(value!));
@@ -102,7 +121,7 @@ describe('mdevsim serve + VfioUserClient', () => {
       const vmmPlane = await vmm.queryGfxPlane(VFIO_GFX_PLANE_TYPE_DMABUF, DRM_PLANE_TYPE_PRIMARY);
       const held = await vmm.importDmabuf(vmmPlane.regionIndexOrDmabufId);
       viewer.close();
-      await new Promise((r) => setTimeout(r, 50));
+      await closedAllBut('mbochs-medium-0', 1);
       // The device did not hear close_device: the VMM's dmabuf id is still known.
       const again = await vmm.importDmabuf(vmmPlane.regionIndexOrDmabufId);
       await again.release();
@@ -147,18 +166,17 @@ describe('mdevsim serve + VfioUserClient', () => {
 
   it('connect/negotiate/close cycles leak no fd in the client process', async () => {
     const path = serve.sockets.get('mbochs-medium-0')!;
-    const warm = await VfioUserClient.connect(path);
+    const warm = await connect('mbochs-medium-0');
     warm.close();
-    await new Promise((r) => setTimeout(r, 50));
+    await closedAllBut('mbochs-medium-0', 0);
     const before = fdCount();
     for (let i = 0; i < 20; i++) {
-      const c = await VfioUserClient.connect(path);
+      const c = await connect('mbochs-medium-0');
       const m = await c.mapRegion(0);
       m.unmap();
       c.close();
-      await new Promise((r) => setTimeout(r, 5));
+      await closedAllBut('mbochs-medium-0', 0);
     }
-    await new Promise((r) => setTimeout(r, 50));
     expect(fdCount()).toBe(before);
     expect(existsSync(path)).toBe(true);
   });
@@ -166,7 +184,7 @@ describe('mdevsim serve + VfioUserClient', () => {
 
 describe('pipelined requests', () => {
   it('fds of a region-info reply reach that reply even when other replies are answered in the same batch', async () => {
-    const c = await VfioUserClient.connect(serve.sockets.get('mbochs-medium-0')!);
+    const c = await connect('mbochs-medium-0');
     try {
       const { closeFd } = await import('../../../src/sys/fds.ts');
       // Fire a burst without awaiting: the server drains them in one read and batches the replies.

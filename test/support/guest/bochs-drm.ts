@@ -1,6 +1,7 @@
 /**
  * A model of the Linux guest driver drivers/gpu/drm/tiny/bochs.c as it drives
- * an mbochs device (devices.md §6): probe (ID, VIDEO_MEMORY_64K vs BAR0,
+ * an mbochs device (bochs_hw_init(), bochs_hw_setmode(), bochs_hw_load_edid()):
+ * probe (ID, VIDEO_MEMORY_64K vs BAR0,
  * optional qext, EDID header and blocks read byte-wise through MMIO
  * 0x000–0x3FF), the mode-set register sequence, plane updates, VGA
  * blank/unblank, and old-style Y-offset page flips.
@@ -119,7 +120,7 @@ export class BochsDrm {
     return mode.hdisplay > 0 && mode.vdisplay <= Math.floor(fb / (mode.hdisplay * 4));
   }
 
-  /** bochs_hw_setmode: the exact register sequence of devices.md §6. */
+  /** bochs_hw_setmode: the exact register sequence of the Linux driver. */
   setMode(mode: DisplayMode): void {
     const fb = this.probeResult?.fbSize ?? 0;
     this.writeDispi(VBE.ENABLE, 0);

@@ -1,6 +1,6 @@
 /**
- * A model of the guest fbdev driver samples/vfio-mdev/mdpy-fb.c (devices.md
- * §2.7): binds on the exact id tuple, reads the vendor-capability config
+ * A model of the guest fbdev driver samples/vfio-mdev/mdpy-fb.c (mdpy_fb_probe()):
+ * binds on the exact id tuple, reads the vendor-capability config
  * dwords at fixed offsets, validates them and maps all of BAR0.
  */
 import { sizeBar, type GuestBus } from './bus.ts';

@@ -1,8 +1,8 @@
 /**
  * src/display/edid-link.ts on a real MbochsDevice: QEMU's EDID update
- * sequence (devices.md §5.4) through the VfioDevice contract, what the
- * bochs-drm guest model then finds (§6; vfio-user.md §7.1), and the mode it
- * sets as the dmabuf plane reports it (§3.7).
+ * sequence (hw/vfio/display.c vfio_display_edid_update()) through the VfioDevice
+ * contract, what the bochs-drm guest model then finds (docs/protocol.md "Seen in a
+ * real boot"), and the mode it sets as the dmabuf plane reports it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { InstanceBudget } from '../../../devices/common/budget.ts';
@@ -16,7 +16,7 @@ import { DRM_PLANE_TYPE_PRIMARY, VFIO_GFX_PLANE_TYPE_DMABUF } from '../../../src
 import { VfioError } from '../../../src/util/errors.ts';
 import { bootBochsDrm } from '../../support/guest/bochs-drm.ts';
 
-/** mbochs region indexes and struct vfio_region_gfx_edid offsets (devices.md §3.3, §3.6). */
+/** mbochs region indexes and struct vfio_region_gfx_edid offsets (docs/devices/mbochs.md "Regions"; include/uapi/linux/vfio.h). */
 const EDID_REGION = 9;
 const EDID_SIZE = 8, LINK_STATE = 20;
 const LINK_UP = 1, LINK_DOWN = 2;
@@ -123,7 +123,7 @@ describe("loadEdid: QEMU's sequence through the VfioDevice contract", () => {
   });
 });
 
-describe('the guest sees the EDID and sets its preferred mode (vfio-user.md §7.1)', () => {
+describe('the guest sees the EDID and sets its preferred mode', () => {
   const cases: { type: MbochsTypeName; request?: { width: number; height: number }; expected: [number, number] }[] = [
     { type: 'small', expected: [800, 600] },
     { type: 'small', request: { width: 640, height: 480 }, expected: [640, 480] },

@@ -1,7 +1,7 @@
 /**
- * src/display/edid-policy.ts: the EDID mode per mbochs type (devices.md §3.1
- * max_xres/max_yres and VRAM, §3.7 the 64×64 minimum, §5.4 QEMU's clamp and
- * 1280×800 fallback).
+ * src/display/edid-policy.ts: the EDID mode per mbochs type (mbochs.c mbochs_types[]
+ * max_x/max_y and VRAM, mbochs_check_framebuffer()'s 64×64 minimum, QEMU
+ * hw/vfio/display.c vfio_display_edid_update()'s clamp and 1280×800 fallback).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';

@@ -2,7 +2,7 @@
  * BARs and the expansion-ROM BAR: sizing protocol, address programming,
  * 64-bit pairs, I/O, absent BARs, descriptor validation, and the kernel
  * samples' quirky BAR write rule as an opt-in hook. Expected values follow
- * PCI 3.0 §6.2.5 and devices.md §2.1/§2.2/§3.1/§3.2.
+ * PCI 3.0 §6.2.5 and the samples' handle_pci_cfg_write() in mdpy.c and mbochs.c.
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/util/errors.ts';
@@ -175,7 +175,7 @@ describe('kernel-sample BAR write rule (opt-in hook, mdpy.c/mbochs.c handle_pci_
     expect(probe(sample(), 0x10)).toBe(0xffe00008);
   });
 
-  it('any other dword keeps every bit above the nibble, even below the BAR size (devices.md §9 item 5)', () => {
+  it('any other dword keeps every bit above the nibble, even below the BAR size (invariant 5)', () => {
     const cs = sample();
     cs.write(0x10, 4, 0x12345677);
     expect(cs.read(0x10, 4)).toBe(0x12345678);

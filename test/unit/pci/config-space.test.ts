@@ -1,7 +1,7 @@
 /**
  * ConfigSpace: header semantics, access sizes and bounds, the single write
  * path, hooks, reset and snapshots. Expected bytes are written out from the
- * PCI 3.0 spec and devices.md §2.2/§3.2, not computed by the code under test.
+ * PCI 3.0 spec and the samples' *_create_config_space(), not computed by the code under test.
  */
 import { describe, expect, it } from 'vitest';
 import { encode, decode } from '@msgpack/msgpack';
@@ -22,7 +22,7 @@ import {
 
 const MiB = 1024 * 1024;
 
-/** mdpy vendor capability contents: XRGB8888 640×480 at +4/+8/+12 (devices.md §2.2). */
+/** mdpy vendor capability contents: XRGB8888 640×480 at +4/+8/+12 (mdpy.c mdpy_create_config_space()). */
 function mdpyCapBytes(): Uint8Array {
   const b = new Uint8Array(16);
   b.set([0x58, 0x52, 0x32, 0x34, 0x80, 0x02, 0, 0, 0xe0, 0x01, 0, 0], 4);
@@ -43,7 +43,7 @@ function mdpyOptions(over: Partial<ConfigSpaceOptions> = {}): ConfigSpaceOptions
 }
 const mdpy = (over: Partial<ConfigSpaceOptions> = {}): ConfigSpace => new ConfigSpace(mdpyOptions(over));
 
-/** devices.md §2.2, byte by byte. */
+/** mdpy.c mdpy_create_config_space(), byte by byte. */
 function mdpyExpectedImage(size = 255): Uint8Array {
   const e = new Uint8Array(size);
   e.set([0x36, 0x1b, 0x0f, 0x00, 0x03, 0x00, 0x10, 0x00, 0x01, 0x00, 0x80, 0x03], 0x00);

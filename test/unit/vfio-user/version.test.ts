@@ -4,7 +4,7 @@ import { negotiateVersion, parseVersionPayload, type ServerVersionLimits } from 
 const enc = new TextEncoder();
 const limits: ServerVersionLimits = { maxMsgFds: 8, maxDataXferSize: 1 << 20, maxDmaMaps: 65535, display: true };
 
-/** The proposal QEMU 10.2 sends (vfio-user.md §2.3 / §7): 0.0 + six keys. */
+/** The proposal QEMU 10.2 sends (docs/protocol.md "QEMU's client"): 0.0 + six keys. */
 const QEMU_JSON =
   '{"capabilities":{"max_msg_fds":16,"max_data_xfer_size":1048576,"pgsizes":4096,"max_dma_maps":65535,' +
   '"write_multiple":true,"migration":{"pgsize":4096,"max_bitmap_size":268435456}}}';

@@ -14,7 +14,7 @@ import { VFIO_GFX_PLANE_TYPE_DMABUF, VFIO_GFX_PLANE_TYPE_REGION } from '../../..
 import { VfioError } from '../../../src/util/errors.ts';
 import { dump, hex } from './hex.ts';
 
-// devices.md §2.5 (mdpy, REGION = 4), §3.7 (mbochs, DMABUF = 2), invariant 21.
+// mdpy_query_gfx_plane (REGION = 4), mbochs_query_gfx_plane (DMABUF = 2), invariant 21.
 // Index = the flags value 0..7 (PROBE 1, DMABUF 2, REGION 4).
 const EXPECTED = {
   dmabuf: ['EINVAL', 'EINVAL', 'query', 'probe', 'EINVAL', 'EINVAL', 'EINVAL', 'EINVAL'],

@@ -5,7 +5,7 @@ import { IrqSetError, decodeIrqSet, encodeIrqSet, validateIrqSet, type IrqSetRul
 import { VfioError } from '../../../src/util/errors.ts';
 import { dump, hex } from './hex.ts';
 
-// Flag values written out from vfio-user.md §1.12 / §5.2.
+// Flag values written out from include/uapi/linux/vfio.h (VFIO_IRQ_SET_*, VFIO_IRQ_INFO_*).
 const NONE = 0x01;
 const BOOL = 0x02;
 const EVENTFD = 0x04;

@@ -28,7 +28,7 @@ import { dump, hex } from './hex.ts';
 const RW = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
 const RWM = RW | VFIO_REGION_INFO_FLAG_MMAP;
 
-/** mbochs region 9 (devices.md §3.3), kernel file offset 0x2000. */
+/** mbochs region 9 (mbochs.c MBOCHS_EDID_OFFSET), kernel file offset 0x2000. */
 const EDID: RegionInfo = {
   index: 9,
   flags: RW,
@@ -49,7 +49,7 @@ function einval(fn: () => unknown, pattern?: RegExp): void {
   if (pattern) expect((err as VfioError).message).toMatch(pattern);
 }
 
-describe('encodeRegionInfo: the mbochs EDID worked example (vfio-user.md §1.9)', () => {
+describe('encodeRegionInfo: the mbochs EDID region, argsz 32 then 48', () => {
   it('argsz 32 → 32-byte reply, argsz 48, flags 0x3 (CAPS cleared), cap_offset 0', () => {
     const r = encodeRegionInfo(EDID, 32, { style: 'vfio-user' });
     expect(r.neededArgsz).toBe(48);

@@ -5,13 +5,13 @@ import { encodeRegionInfo, typeCap } from '../../../src/vfio/region-caps.ts';
 import { VfioError } from '../../../src/util/errors.ts';
 import { dump, hex } from './hex.ts';
 
-// Flag values written out from vfio-user.md §1.9 (READ 1, WRITE 2, MMAP 4, CAPS 8).
+// Flag values written out from include/uapi/linux/vfio.h VFIO_REGION_INFO_FLAG_* (READ 1, WRITE 2, MMAP 4, CAPS 8).
 const R = 1;
 const W = 2;
 const MMAP = 4;
 const MEMSIZE = 4 << 20; // mbochs "small"
 
-/** mbochs, devices.md §3.3. */
+/** mbochs, mbochs.c mbochs_get_region_info(). */
 function mbochsLayout() {
   const vram = new HeapMemory(MEMSIZE);
   return defineRegionLayout(

@@ -14,7 +14,7 @@ import {
   VfioRegionSparseMmapArea,
 } from '../../../src/vfio/structs.ts';
 
-// Numbers from vfio-user.md §1.8, §1.9, §1.12, §5.2 and devices.md §4.
+// Numbers from include/uapi/linux/vfio.h and QEMU docs/interop/vfio-user.rst.
 describe('VFIO uapi struct sizes match the spec', () => {
   it.each([
     ['vfio_info_cap_header', VfioInfoCapHeader.size, 8],
@@ -61,7 +61,7 @@ describe('VFIO uapi field offsets match the spec', () => {
     expect(VfioIrqInfo.offsets).toEqual({ argsz: 0, flags: 4, index: 8, count: 12 });
     expect(VfioIrqSet.offsets).toEqual({ argsz: 0, flags: 4, index: 8, start: 12, count: 16 });
   });
-  it('vfio_device_gfx_plane_info (devices.md §4)', () => {
+  it('vfio_device_gfx_plane_info (include/uapi/linux/vfio.h)', () => {
     expect(VfioDeviceGfxPlaneInfo.offsets).toEqual({
       argsz: 0, flags: 4, drm_plane_type: 8, drm_format: 12, drm_format_mod: 16,
       width: 24, height: 28, stride: 32, size: 36, x_pos: 40, y_pos: 44,

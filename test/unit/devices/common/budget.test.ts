@@ -1,5 +1,5 @@
 /**
- * Instance budgets: devices.md §3.1, §1.1 #6, §1.2 #5; invariant 30.
+ * Instance budgets: docs/devices/mbochs.md and docs/devices/mdpy.md "Instances"; invariant 30.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';

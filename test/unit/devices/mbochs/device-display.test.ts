@@ -1,7 +1,7 @@
 /**
- * MbochsDevice, the display path: dispi through BAR2 (devices.md §3.5, §7),
- * QUERY_GFX_PLANE (§3.7), GET_GFX_DMABUF and the dmabuf lifecycle (§3.8),
- * and the bochs-drm guest model (§6). Invariants 11, 16–25, 32.
+ * MbochsDevice, the display path: dispi through BAR2 (docs/devices/mbochs.md "BAR2", "dispi"),
+ * QUERY_GFX_PLANE and GET_GFX_DMABUF with the dmabuf lifecycle (docs/devices/mbochs.md
+ * "Plane query and dmabufs"), and the bochs-drm guest model. Invariants 11, 16–25, 32.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -17,7 +17,7 @@ import {
   allBytes, bytesEqual, dispiAll, dispiRead, dispiWrite, errno, make, primary, program, rd, wr,
 } from './device-harness.ts';
 
-/** The spec's plane rule (devices.md §3.7, invariant 18), from raw register values. */
+/** The kernel's plane rule (mbochs.c mbochs_check_framebuffer(), invariant 18), from raw register values. */
 function specPlane(r: readonly number[], memsize: number) {
   const reg = (i: number) => r[i] ?? 0;
   if ((reg(VBE.ENABLE) & 1) === 0 || reg(VBE.BPP) !== 32) return undefined;
@@ -42,7 +42,7 @@ function exportBytes(e: DmabufExport): Uint8Array {
   return e.memory.bytes.subarray(e.offset, e.offset + e.size);
 }
 
-describe('dispi through BAR2 (devices.md §3.5, §7.4)', () => {
+describe('dispi through BAR2 (sample and strict rules)', () => {
   it(`sample: a 16-bit write of v to index i (0–10) reads back v; 1- and 4-byte accesses in 0x500–0x515 read 0 and change nothing (invariant 16; seed ${FC_SEED})`, () => {
     const dev = make('small');
     fc.assert(
@@ -114,7 +114,7 @@ describe('dispi through BAR2 (devices.md §3.5, §7.4)', () => {
   });
 });
 
-describe(`QUERY_GFX_PLANE (devices.md §3.7; seed ${FC_SEED})`, () => {
+describe(`QUERY_GFX_PLANE (mbochs_query_gfx_plane; seed ${FC_SEED})`, () => {
   it('PROBE|DMABUF → probe-ok; any other PROBE combination or flags ≠ DMABUF → EINVAL; argsz < 60 → EINVAL (invariant 21)', () => {
     const dev = make('medium');
     program(dev, { w: 1024, h: 768 });
@@ -186,7 +186,7 @@ describe(`QUERY_GFX_PLANE (devices.md §3.7; seed ${FC_SEED})`, () => {
     });
   }
 
-  it('the default answers the first query of a new mode at once; upstream fails it with ENOMEM and the next identical query gets the id (devices.md §1.1 #11)', () => {
+  it('the default answers the first query of a new mode at once; upstream fails it with ENOMEM and the next identical query gets the id (mbochs_query_gfx_plane)', () => {
     const def = make('small');
     program(def, { w: 800, h: 600 });
     expect((def.queryGfxPlane(PRIMARY_QUERY) as GfxPlaneInfo).regionIndexOrDmabufId).toBe(1);
@@ -218,7 +218,7 @@ describe(`QUERY_GFX_PLANE (devices.md §3.7; seed ${FC_SEED})`, () => {
   });
 });
 
-describe(`GET_GFX_DMABUF and the dmabuf lifecycle (devices.md §3.8; seed ${FC_SEED})`, () => {
+describe(`GET_GFX_DMABUF and the dmabuf lifecycle (seed ${FC_SEED})`, () => {
   it('succeeds iff the id is known and its offset page-aligned: unknown → ENOENT, unaligned → EINVAL; export never changes VBE state (invariant 22)', () => {
     const dev = make('medium');
     for (const id of [0, 1, 999, 0xffffffff]) expect(() => dev.getGfxDmabuf(id)).toThrow(errno('ENOENT'));
@@ -351,7 +351,7 @@ describe(`GET_GFX_DMABUF and the dmabuf lifecycle (devices.md §3.8; seed ${FC_S
   });
 });
 
-describe('the bochs-drm guest model (devices.md §6; invariant 32)', () => {
+describe('the bochs-drm guest model (invariant 32)', () => {
   const MODES = [
     { hdisplay: 640, vdisplay: 480 },
     { hdisplay: 1024, vdisplay: 768 },

@@ -1,6 +1,7 @@
 /**
  * Shared helpers of the MbochsDevice tests (device*.test.ts). Expected values
- * in the tests come from devices.md; these helpers only drive the device.
+ * in the tests come from the kernel sample (docs/devices/mbochs.md); these
+ * helpers only drive the device.
  */
 import { expect } from 'vitest';
 import { MbochsDevice, createMbochsBudget, type MbochsDeviceOptions } from '../../../../devices/mbochs/index.ts';
@@ -10,13 +11,13 @@ import { VfioError } from '../../../../src/util/errors.ts';
 export const MiB = 1 << 20;
 export const PAGE = 4096;
 
-/** Region indexes (devices.md §3.3). */
+/** Region indexes (docs/devices/mbochs.md "Regions"). */
 export const BAR0 = 0;
 export const BAR2 = 2;
 export const CONFIG = 7;
 export const EDID = 9;
 
-/** dispi register indexes (devices.md §3.5). */
+/** dispi register indexes (mbochs.c VBE_DISPI_INDEX_*). */
 export const VBE = {
   ID: 0, XRES: 1, YRES: 2, BPP: 3, ENABLE: 4, BANK: 5,
   VIRT_WIDTH: 6, VIRT_HEIGHT: 7, X_OFFSET: 8, Y_OFFSET: 9, VIDEO_MEMORY_64K: 10,

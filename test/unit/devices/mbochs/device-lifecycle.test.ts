@@ -1,7 +1,7 @@
 /**
  * MbochsDevice, state and lifecycle: the EDID region as QEMU drives it
- * (devices.md §3.6, §5.4), reset (§3.5), VGA/qext windows, the instance
- * budget (§3.1), close/destroy (§3.8), snapshots, type descriptors.
+ * (hw/vfio/display.c vfio_display_edid_update()), reset (mbochs_reset()), VGA/qext
+ * windows, the instance budget, close/destroy, snapshots, type descriptors.
  * Invariants 15, 26–31.
  */
 import { decode, encode } from '@msgpack/msgpack';
@@ -26,7 +26,7 @@ import {
   bytesEqual, dispiAll, dispiWrite, errno, make, primary, program, rd, readRegion, wr,
 } from './device-harness.ts';
 
-/* struct vfio_region_gfx_edid field offsets (devices.md §3.6) and link states (§4). */
+/* struct vfio_region_gfx_edid field offsets and link states (include/uapi/linux/vfio.h). */
 const EDID_OFFSET = 0, EDID_MAX_SIZE = 4, EDID_SIZE = 8, MAX_XRES = 12, MAX_YRES = 16, LINK_STATE = 20;
 const LINK_UP = 1, LINK_DOWN = 2;
 
@@ -50,7 +50,7 @@ function guestEdid(dev: MbochsDevice, n: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => rd(dev, BAR2, i, 1));
 }
 
-/** QEMU's vfio_display_edid_update (devices.md §5.4), the link-up timer fired by hand. */
+/** QEMU's vfio_display_edid_update (hw/vfio/display.c), the link-up timer fired by hand. */
 function qemuEdidUpdate(dev: MbochsDevice, blob: Uint8Array, duringDown?: () => void): void {
   wr(dev, EDID, LINK_STATE, 4, LINK_DOWN);
   duringDown?.();
@@ -74,7 +74,7 @@ function visible(dev: MbochsDevice): Uint8Array {
   ]);
 }
 
-describe('EDID region as QEMU drives it (devices.md §3.6, §5.4)', () => {
+describe('EDID region as QEMU drives it', () => {
   it('QEMU init reads edid_offset 0x800, edid_max_size 0x400 and the type max_xres/max_yres; link_state starts at 0', () => {
     const want = { small: [800, 600], medium: [1920, 1440], large: [0, 0] } as const;
     for (const t of TYPES) {
@@ -153,7 +153,7 @@ describe('EDID region as QEMU drives it (devices.md §3.6, §5.4)', () => {
   });
 });
 
-describe('reset (devices.md §3.5)', () => {
+describe('reset (mbochs_reset)', () => {
   for (const vbe of ['sample', 'strict'] as const) {
     it(`${vbe}: after reset ID = 0xB0C5, VIDEO_MEMORY_64K = memsize/64 KiB, every other dispi register 0, and VRAM is unchanged (invariant 15)`, () => {
       for (const t of TYPES) {
@@ -199,7 +199,7 @@ describe('reset (devices.md §3.5)', () => {
   });
 });
 
-describe('VGA and qext windows (devices.md §3.5, §7.1)', () => {
+describe('VGA and qext windows', () => {
   const WINDOWS = [[0x400, 0x420], [0x600, 0x608]] as const;
 
   it(`sample: 0x400–0x41F and 0x600–0x607 read 0 at every size and accept writes with no observable effect (invariant 31; seed ${FC_SEED})`, () => {
@@ -242,7 +242,7 @@ describe('VGA and qext windows (devices.md §3.5, §7.1)', () => {
   });
 });
 
-describe('instance budget (devices.md §3.1)', () => {
+describe('instance budget', () => {
   it('the shared default budget: four mbochs-large fit, a fifth fails ENOSPC without a partial reservation; destroy returns the memory exactly once (invariant 30)', () => {
     expect(MBOCHS_SHARED_BUDGET.total).toBe(256);
     const start = MBOCHS_SHARED_BUDGET.remaining;
@@ -314,7 +314,7 @@ describe('instance budget (devices.md §3.1)', () => {
   });
 });
 
-describe('close and destroy (devices.md §1.1 #5, §3.8)', () => {
+describe('close and destroy', () => {
   /** A factory that records what it hands out and how often each memory is closed. */
   function recording() {
     const made: { name: string; size: number; closes: number; memory: Memory }[] = [];
@@ -464,7 +464,7 @@ describe('snapshot / restore', () => {
 });
 
 describe('type descriptors for the management layer', () => {
-  it('list the three types of devices.md §3.1 with their memory, dmabuf display, EDID and max resolution', () => {
+  it('list the three mbochs types with their memory, dmabuf display, EDID and max resolution', () => {
     expect(MBOCHS_TYPE_DESCRIPTORS).toEqual([
       { name: 'mbochs-small', sysfsName: 'small', description: 'virtual display, 4 MB video memory', memorySize: 4 * MiB, mbytes: 4, display: 'dmabuf', edid: true, maxResolution: { width: 800, height: 600 } },
       { name: 'mbochs-medium', sysfsName: 'medium', description: 'virtual display, 16 MB video memory', memorySize: 16 * MiB, mbytes: 16, display: 'dmabuf', edid: true, maxResolution: { width: 1920, height: 1440 } },

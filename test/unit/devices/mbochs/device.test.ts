@@ -1,7 +1,7 @@
 /**
- * MbochsDevice, the PCI/VFIO surface: config space (devices.md §3.2), region
- * table (§3.3), GET_INFO / IRQs (§3.9), region access rules (§3.4, §1.1 #4);
- * invariants 1–8. Expected values are the spec's, written out here.
+ * MbochsDevice, the PCI/VFIO surface: config space, region
+ * table, GET_INFO / IRQs, region access rules (docs/devices/mbochs.md "Tables",
+ * "Profiles"); invariants 1–8. Expected values are the kernel sample's, written out here.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import {
   BAR0, BAR2, CONFIG, EDID, MiB, PAGE, PROFILES, TYPES, bytesEqual, dispiAll, errno, make, rd, readRegion, wr, type Profile,
 } from './device-harness.ts';
 
-/** devices.md §3.2, as a byte image (0x40–0xFF are all zero). */
+/** mbochs.c mbochs_create_config_space(), as a byte image (0x40–0xFF are all zero). */
 const SPEC_HEADER = hex(`
   34 12 11 11  03 00 00 00 | 01 00 80 03  00 00 00 00
   08 00 00 00  00 00 00 00 | 00 00 00 00  00 00 00 00
@@ -29,7 +29,7 @@ function specConfig(size: number, revision = 1): Uint8Array {
   return img;
 }
 
-/** BAR0 size-probe readback per type (devices.md §3.1 table). */
+/** BAR0 size-probe readback per type (docs/devices/mbochs.md "Types"). */
 const BAR0_PROBE = { small: 0xffc00008, medium: 0xff000008, large: 0xfc000008 } as const;
 const BAR2_PROBE = 0xfffff000;
 const MEMSIZE = { small: 4 * MiB, medium: 16 * MiB, large: 64 * MiB } as const;
@@ -37,8 +37,8 @@ const CONFIG_SIZE: Record<Profile, number> = { none: 256, upstream: 0xff };
 
 const BAR_BYTES = new Set([0x10, 0x11, 0x12, 0x13, 0x18, 0x19, 0x1a, 0x1b]);
 
-describe('config space (devices.md §3.2)', () => {
-  it('every type, both profiles: the config region matches the §3.2 table byte for byte', () => {
+describe('config space', () => {
+  it('every type, both profiles: the config region matches the kernel sample byte for byte', () => {
     for (const t of TYPES) {
       for (const quirks of PROFILES) {
         const dev = make(t, { quirks });
@@ -48,7 +48,7 @@ describe('config space (devices.md §3.2)', () => {
     }
   });
 
-  it('the default config region is 256 bytes, so a 4-byte read at 0xFC succeeds; upstream reports 0xFF and refuses it with EFAULT (vfio-user.md §7.1)', () => {
+  it('the default config region is 256 bytes, so a 4-byte read at 0xFC succeeds; upstream reports 0xFF and refuses it with EFAULT', () => {
     expect(rd(make('small'), CONFIG, 0xfc, 4)).toBe(0);
     const up = make('small', { quirks: 'upstream' });
     expect(() => rd(up, CONFIG, 0xfc, 4)).toThrow(errno('EFAULT'));
@@ -137,7 +137,7 @@ describe('config space (devices.md §3.2)', () => {
       );
     });
 
-    it('sub-dword BAR writes: the default merges them into the BAR; upstream ignores them (devices.md §2.2)', () => {
+    it('sub-dword BAR writes: the default merges them into the BAR; upstream ignores them', () => {
       const def = make('small');
       wr(def, CONFIG, 0x12, 2, 0xfebf);
       expect(rd(def, CONFIG, 0x10, 4)).toBe(0xfe800008); // 4 MiB BAR: address bits 31..22
@@ -151,10 +151,10 @@ describe('config space (devices.md §3.2)', () => {
   });
 });
 
-describe('regions (devices.md §3.3)', () => {
+describe('regions', () => {
   const R = 1, W = 2, MMAP = 4;
 
-  it('every type, both profiles: the region-info table of §3.3; indexes ≥ 10 are EINVAL', () => {
+  it('every type, both profiles: the region-info table of mbochs_get_region_info; indexes ≥ 10 are EINVAL', () => {
     for (const t of TYPES) {
       for (const quirks of PROFILES) {
         const dev = make(t, { quirks });
@@ -181,7 +181,7 @@ describe('regions (devices.md §3.3)', () => {
     }
   });
 
-  it('the EDID region info encodes as the vfio-user.md §1.9 worked example (argsz 32, then 48)', () => {
+  it('the EDID region info encodes as QEMU expects it (argsz 32, then 48)', () => {
     const info = make('small').regionInfo(EDID);
     const short = encodeRegionInfo(info, 32, { style: 'vfio-user' });
     expect(short.bytes).toEqual(hex(`
@@ -192,7 +192,7 @@ describe('regions (devices.md §3.3)', () => {
       30 00 00 00  0b 00 00 00 | 09 00 00 00  20 00 00 00
       00 10 00 00  00 00 00 00 | 00 20 00 00  00 00 00 00
       02 00 01 00  00 00 00 00 | 01 00 00 00  01 00 00 00`));
-    // The kernel reports the same 48 bytes (devices.md §3.3: "argsz reported 48").
+    // The kernel reports the same 48 bytes (mbochs.c mbochs_get_region_info() sets argsz to its 48-byte vfio_region_info_ext).
     expect(encodeRegionInfo(info, 48, { style: 'kernel' }).bytes).toEqual(full.bytes);
   });
 
@@ -239,8 +239,8 @@ describe('regions (devices.md §3.3)', () => {
   });
 });
 
-describe(`region access (devices.md §3.4; seed ${FC_SEED})`, () => {
-  /** Spec boundaries (§8.2 item 2) relative to each region, plus anything in u64. */
+describe(`region access (seed ${FC_SEED})`, () => {
+  /** Boundaries of the region tables relative to each region, plus anything in u64. */
   const offsets = (memsize: number): fc.Arbitrary<bigint> =>
     fc.oneof(
       fc.constantFrom(0, 0xfe, 0xff, 0x100, 0x3ff, 0x400, 0x515, 0x516, 0x5ff, 0x600, 23, 24, 0x7ff, 0x800, 0xbff, 0xc00, 0xfff, 0x1000)
@@ -329,7 +329,7 @@ describe(`region access (devices.md §3.4; seed ${FC_SEED})`, () => {
     );
   });
 
-  it('upstream: BAR0 read()/write() land 2 pages further into VRAM than the mmap view; the last 2 pages are EFAULT, never out of bounds (devices.md §1.1 #4)', () => {
+  it('upstream: BAR0 read()/write() land 2 pages further into VRAM than the mmap view; the last 2 pages are EFAULT, never out of bounds', () => {
     const memsize = MBOCHS_TYPES.small.memsize;
     const dev = make('small', { quirks: 'upstream' });
     const map = dev.regionInfo(BAR0).mmap!.memory.bytes;

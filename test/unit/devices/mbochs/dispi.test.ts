@@ -1,6 +1,7 @@
 /**
  * dispi register file: sample-faithful (kernel mbochs) and strict (QEMU
- * stdvga) behaviour. Expected values come from devices.md §3.5, §7.1 and
+ * stdvga) behaviour. Expected values come from mbochs.c handle_mmio_*(),
+ * QEMU hw/display/vga.c (vbe_ioport_write_data(), vbe_fixup_regs()) and
  * invariants 15–17, not from the implementation.
  */
 import fc from 'fast-check';
@@ -15,7 +16,7 @@ import {
 import { MBOCHS_TYPE_LIST } from '../../../../devices/mbochs/types.ts';
 import { FC_SEED, fcParams } from '../fc-seed.ts';
 
-/* Indexes spelled out from the spec table (§3.5), independent of the module's constants. */
+/* Indexes spelled out from mbochs.c VBE_DISPI_INDEX_*, independent of the module's constants. */
 const ID = 0, XRES = 1, YRES = 2, BPP = 3, ENABLE = 4, BANK = 5, VIRT_WIDTH = 6, VIRT_HEIGHT = 7, X_OFF = 8, Y_OFF = 9, VIDEO_MEM = 10;
 const MiB = 1 << 20;
 
@@ -104,7 +105,7 @@ describe(`dispi, sample-faithful (seed ${FC_SEED})`, () => {
 
 /* ---- strict ---- */
 
-/** Bits used for line maths after the fixup (§7.1: 15 counts as 16). */
+/** Bits used for line maths after the fixup (vbe_fixup_regs: 15 counts as 16). */
 function bitsOf(bpp: number): number {
   return bpp === 15 ? 16 : bpp;
 }
@@ -240,7 +241,7 @@ describe(`dispi, strict QEMU stdvga (seed ${FC_SEED})`, () => {
     expect(d.dac8bit).toBe(true);
   });
 
-  it('fixup rules on hand-worked examples (§7.1)', () => {
+  it('fixup rules on hand-worked examples (vbe_fixup_regs)', () => {
     const d = strict(4 * MiB);
     d.write(ENABLE, 0x01); // everything 0: bpp → 8, XRES → 8, VIRT_WIDTH → 8, YRES → 1
     expect([d.raw(BPP), d.raw(XRES), d.raw(VIRT_WIDTH), d.raw(YRES)]).toEqual([8, 8, 8, 1]);

@@ -1,5 +1,6 @@
 /**
- * dmabuf table: devices.md §3.7, §3.8 (recommended model), §1.1 #11;
+ * dmabuf table: docs/devices/mbochs.md "Plane query and dmabufs" and "Sample
+ * bugs fixed by default" 4, 6, 7;
  * invariants 19, 20, 22–25.
  */
 import fc from 'fast-check';
@@ -59,7 +60,7 @@ describe(`dmabuf ids (seed ${FC_SEED})`, () => {
     expect(t.modeOf(id)).toEqual(mode(640, 480));
   });
 
-  it('upstream profile: the first query of a new mode is ENOMEM, the record exists, the next query succeeds (§1.1 #11)', () => {
+  it('upstream profile: the first query of a new mode is ENOMEM, the record exists, the next query succeeds (mbochs_query_gfx_plane)', () => {
     const t = new DmabufTable();
     expect(() => t.lookupOrCreate(mode(1024, 768), { upstreamEnomem: true })).toThrow(errno('ENOMEM'));
     expect(t.size).toBe(1);

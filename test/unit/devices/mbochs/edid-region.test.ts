@@ -1,5 +1,6 @@
 /**
- * EDID region (index 9): devices.md §3.6, §5.4; invariants 1, 2, 26–29.
+ * EDID region (index 9): mbochs.c handle_edid_regs()/handle_edid_blob(), QEMU
+ * hw/vfio/display.c; invariants 1, 2, 26–29.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * The BAR2 MMIO map (devices.md §3.5, §7.1, §7.4; invariants 16, 26, 31).
+ * The BAR2 MMIO map (docs/devices/mbochs.md "BAR2"; invariants 16, 26, 31).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -34,7 +34,7 @@ function loadEdid(edid: EdidRegion, blob: Uint8Array): void {
 }
 
 describe('MMIO map table', () => {
-  it('places the subregions at the named offsets of §3.5', () => {
+  it('places the subregions at the named offsets of mbochs.c handle_mmio_*', () => {
     expect(MBOCHS_MMIO_MAP.edid).toMatchObject({ offset: 0x000, size: 0x400 });
     expect(MBOCHS_MMIO_MAP.vga).toMatchObject({ offset: 0x400, size: 0x20 });
     expect(MBOCHS_MMIO_MAP.dispi).toMatchObject({ offset: 0x500, size: 0x16 });

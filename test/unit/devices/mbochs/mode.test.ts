@@ -1,6 +1,6 @@
 /**
- * deriveMode: mbochs_check_framebuffer (devices.md §3.7, invariant 18, §6
- * mode-set sequence, §8.1 CVE-2016-3712).
+ * deriveMode: mbochs_check_framebuffer (invariant 18, the bochs-drm
+ * mode-set sequence, CVE-2016-3712: offsets and sizes computed without overflow).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -117,7 +117,7 @@ describe(`deriveMode (seed ${FC_SEED})`, () => {
   });
 });
 
-/** The bochs-drm mode set of devices.md §6, as 16-bit guest writes to the dispi registers. */
+/** The bochs-drm mode set (drivers/gpu/drm/tiny/bochs.c bochs_hw_setmode()), as 16-bit guest writes to the dispi registers. */
 function bochsModeSet(d: DispiRegisters, h: number, v: number, fbSize: number): void {
   d.write(ENABLE, 0);
   d.write(BPP, 32);
@@ -131,7 +131,7 @@ function bochsModeSet(d: DispiRegisters, h: number, v: number, fbSize: number): 
   d.write(ENABLE, 0x41);
 }
 
-describe('the bochs-drm mode-set sequence (§6, invariant 32)', () => {
+describe('the bochs-drm mode-set sequence (invariant 32)', () => {
   const modes = [[640, 480], [1024, 768], [1920, 1080]] as const;
   for (const t of MBOCHS_TYPE_LIST) {
     for (const [h, v] of modes) {

@@ -1,4 +1,4 @@
-/** mbochs types table against devices.md §3.1, §1.1 #3, #13 and invariant 4. */
+/** mbochs types table against mbochs.c mbochs_types[] and invariant 4. */
 import { describe, expect, it } from 'vitest';
 import { MBOCHS_TYPES, MBOCHS_TYPE_LIST, mbochsType } from '../../../../devices/mbochs/types.ts';
 

@@ -1,7 +1,7 @@
 /**
- * mdpy config space (region 7): devices.md §2.2, §1.3, §7.1 of vfio-user.md;
- * invariants 3, 4, 5, 6, 13. Expected bytes are written out from the spec
- * table, not taken from the code.
+ * mdpy config space (region 7): mdpy.c mdpy_create_config_space(), docs/devices/mdpy.md
+ * "Sample bugs fixed by default" 6 and 7; invariants 3, 4, 5, 6, 13. Expected bytes
+ * are written out from the kernel sample, not taken from the code.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -38,7 +38,7 @@ function cfgImage(d: MdpyDevice): Uint8Array {
   return img;
 }
 
-/** devices.md §2.2, byte by byte. */
+/** mdpy.c mdpy_create_config_space(), byte by byte. */
 function specImage(w: number, h: number, size: number): Uint8Array {
   const img = new Uint8Array(size);
   const put = (off: number, bytes: number[]): void => { img.set(bytes, off); };
@@ -63,7 +63,7 @@ function specImage(w: number, h: number, size: number): Uint8Array {
 describe(`mdpy config space (seed ${FC_SEED})`, () => {
   for (const t of MDPY_TYPE_LIST) {
     for (const q of PROFILES) {
-      it(`${t.sysfsName}/${q}: the config image is devices.md §2.2 byte for byte (${q === 'upstream' ? '0xFF' : '256'} bytes)`, () => {
+      it(`${t.sysfsName}/${q}: the config image is the kernel's byte for byte (${q === 'upstream' ? '0xFF' : '256'} bytes)`, () => {
         const d = make(t, q);
         const size = q === 'upstream' ? 0xff : 0x100;
         expect(d.regionInfo(CFG)).toMatchObject({ index: 7, offset: 0, size, flags: 3, caps: [] });
@@ -125,7 +125,7 @@ describe(`mdpy config space (seed ${FC_SEED})`, () => {
     );
   });
 
-  it('sub-dword BAR0 writes: merged into the dword by default, ignored with upstream (devices.md §2.2)', () => {
+  it('sub-dword BAR0 writes: merged into the dword by default, ignored with upstream', () => {
     const d = make('vga');
     cfgWrite(d, 0x12, 2, 0xabcd);
     expect(cfgRead(d, 0x10, 4)).toBe(0xabc00008 >>> 0);

@@ -1,6 +1,7 @@
 /**
- * mdpy display, reset, guest driver, snapshots and lifecycle: devices.md
- * §2.5, §2.6, §2.7, §5.2, §5.4; invariants 10, 11, 12 (and 21 for mdpy).
+ * mdpy display, reset, guest driver, snapshots and lifecycle: mdpy.c
+ * mdpy_query_gfx_plane(), mdpy_reset(), mdpy-fb.c, docs/devices/mdpy.md "The display region";
+ * invariants 10, 11, 12 (and 21 for mdpy).
  */
 import fc from 'fast-check';
 import { decode, encode } from '@msgpack/msgpack';
@@ -48,7 +49,7 @@ function planeView(d: MdpyDevice, p: GfxPlaneInfo): Uint8Array {
   return memory.bytes.subarray(memoryOffset + first.offset, memoryOffset + first.offset + first.size);
 }
 
-/** devices.md §2.6: row y of the visible framebuffer is ⌊y·255/H⌋ in every byte. */
+/** mdpy.c mdpy_reset(): row y of the visible framebuffer is ⌊y·255/H⌋ in every byte. */
 function expectGradient(view: Uint8Array, t: MdpyType): void {
   const stride = t.width * 4;
   for (let y = 0; y < t.height; y++) {
@@ -60,20 +61,20 @@ function expectGradient(view: Uint8Array, t: MdpyType): void {
   }
 }
 
-describe(`mdpy QUERY_GFX_PLANE (devices.md §2.5, seed ${FC_SEED})`, () => {
+describe(`mdpy QUERY_GFX_PLANE (seed ${FC_SEED})`, () => {
   for (const t of MDPY_TYPE_LIST) {
     it(`${t.sysfsName}: the plane is (XRGB8888, W, H, W·4, W·H·4, region 0) by default and (…, memsize, 16) with upstream quirks`, () => {
       const base = { drmFormat: XRGB8888, drmFormatMod: 0n, width: t.width, height: t.height, stride: t.width * 4, xPos: 0, yPos: 0, xHot: 0, yHot: 0 };
       const d = make(t);
       expect(plane(d)).toEqual({ ...base, size: t.width * t.height * 4, regionIndexOrDmabufId: 0 });
-      // the display region is reachable by a client that only asks indexes < num_regions (devices.md §5.4)
+      // the display region is reachable by a client that only asks indexes < num_regions (docs/devices/mdpy.md "The display region")
       expect(plane(d).regionIndexOrDmabufId).toBeLessThan(d.info().numRegions);
       const u = make(t, 'upstream');
       expect(plane(u)).toEqual({ ...base, size: t.memsize, regionIndexOrDmabufId: 16 });
     });
   }
 
-  it('invariant 21 (mdpy): probe semantics for every flags × plane type × argsz combination (§8.2 item 5)', () => {
+  it('invariant 21 (mdpy): probe semantics for every flags × plane type × argsz combination', () => {
     for (const q of PROFILES) {
       const d = make('vga', q);
       for (let flags = 0; flags < 8; flags++) {
@@ -119,7 +120,7 @@ describe(`mdpy QUERY_GFX_PLANE (devices.md §2.5, seed ${FC_SEED})`, () => {
   }
 });
 
-describe(`mdpy reset (devices.md §2.6, seed ${FC_SEED})`, () => {
+describe(`mdpy reset (seed ${FC_SEED})`, () => {
   for (const t of MDPY_TYPE_LIST) {
     it(`${t.sysfsName}: the gradient is visible from creation onward in both profiles`, () => {
       for (const q of PROFILES) {
@@ -166,7 +167,7 @@ describe(`mdpy reset (devices.md §2.6, seed ${FC_SEED})`, () => {
   });
 });
 
-describe(`mdpy-fb guest driver over the device (devices.md §2.7, seed ${FC_SEED})`, () => {
+describe(`mdpy-fb guest driver over the device (seed ${FC_SEED})`, () => {
   for (const t of MDPY_TYPE_LIST) {
     for (const q of PROFILES) {
       it(`${t.sysfsName}/${q}: mdpy-fb probes, draws into the mapped BAR0 and the plane's region shows the pattern`, () => {

@@ -1,6 +1,6 @@
 /**
- * mdpy regions, device info and irqs: devices.md §2.3, §2.4, §1.2 #3/#9,
- * seed 002 (sparse mmap); invariants 1, 2, 6 (irqs), 7, 8, 9, 14.
+ * mdpy regions, device info and irqs: mdpy.c mdpy_get_region_info(), mdev_access(), mdpy_ioctl(),
+ * the sparse-mmap capability; invariants 1, 2, 6 (irqs), 7, 8, 9, 14.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -35,7 +35,7 @@ function mapped(d: MdpyDevice, index = 0): Uint8Array {
   return info.mmap.memory.bytes.subarray(info.mmap.memoryOffset);
 }
 
-describe(`mdpy GET_REGION_INFO (devices.md §2.3, seed ${FC_SEED})`, () => {
+describe(`mdpy GET_REGION_INFO (seed ${FC_SEED})`, () => {
   for (const t of MDPY_TYPE_LIST) {
     for (const q of PROFILES) {
       it(`${t.sysfsName}/${q}: indexes 0–20 and 2^32−1 answer as the table says`, () => {
@@ -131,7 +131,7 @@ describe(`mdpy device info and irqs (seed ${FC_SEED})`, () => {
     for (const i of [5, 6, 0xffffffff, -1, 0.5]) expect(errnoOf(() => d.irqInfo(i))).toBe(EINVAL);
   });
 
-  it('upstream quirk (devices.md §1.2 #9): GET_IRQ_INFO before any GET_INFO is EINVAL, afterwards count 0', () => {
+  it('upstream quirk (mdpy_ioctl caches num_irqs): GET_IRQ_INFO before any GET_INFO is EINVAL, afterwards count 0', () => {
     const d = make('vga', 'upstream');
     for (let i = 0; i < 6; i++) expect(errnoOf(() => d.irqInfo(i))).toBe(EINVAL);
     d.info();
@@ -257,7 +257,7 @@ describe(`mdpy region read/write (seed ${FC_SEED})`, () => {
     expect(deviceBus(d).barMap(0)?.length).toBe(t.fbSize);
   });
 
-  it('upstream quirk (devices.md §2.4): BAR0 read()/write() touch memblk[0..chunk) whatever the offset, chunked 4/2/1', () => {
+  it('upstream quirk (mdev_access): BAR0 read()/write() touch memblk[0..chunk) whatever the offset, chunked 4/2/1', () => {
     const d = make(t, 'upstream');
     const mem = mapped(d);
     expect(mem.length).toBe(t.memsize);

@@ -1,6 +1,7 @@
 /**
- * mdpy types, descriptors and the instance budget: devices.md §2.1, §1.2 #5,
- * §8.2 item 9, invariant 30 (mdpy part). Expected values are the spec's.
+ * mdpy types, descriptors and the instance budget: mdpy.c mdpy_types[],
+ * docs/devices/mdpy.md "Instances", invariant 30 (mdpy part). Expected values
+ * are the kernel sample's.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -17,14 +18,14 @@ import { ConfigError, VfioError } from '../../../../src/util/errors.ts';
 const EUSERS = 87;
 const MiB = 1024 * 1024;
 
-/** devices.md §2.1, written out. */
+/** mdpy.c mdpy_types[], written out. */
 const SPEC = [
   { sysfs: 'vga', pretty: 'mdpy-vga', w: 640, h: 480, memsize: 2 * MiB, readback: 0xffe00008 },
   { sysfs: 'xga', pretty: 'mdpy-xga', w: 1024, h: 768, memsize: 4 * MiB, readback: 0xffc00008 },
   { sysfs: 'hd', pretty: 'mdpy-hd', w: 1920, h: 1080, memsize: 8 * MiB, readback: 0xff800008 },
 ] as const;
 
-describe('mdpy type table (devices.md §2.1)', () => {
+describe('mdpy type table', () => {
   it('three types in kernel order with the spec geometry, XRGB8888 and memsize = next power of two ≥ W·H·4', () => {
     expect(MDPY_TYPE_LIST.map((t) => t.sysfsName)).toEqual(['vga', 'xga', 'hd']);
     for (const s of SPEC) {
@@ -68,7 +69,7 @@ describe('mdpy type table (devices.md §2.1)', () => {
   });
 });
 
-describe('mdpy instance budget (devices.md §1.2 #5, §8.2 item 9)', () => {
+describe('mdpy instance budget (create/remove storms)', () => {
   it('4 instances across all types, the 5th fails EUSERS without a partial reservation; destroy frees a slot', () => {
     const budget = createMdpyBudget();
     const devs = ['vga', 'xga', 'hd', 'vga'].map((t) => new MdpyDevice(t, { budget }));

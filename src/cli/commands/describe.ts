@@ -1,0 +1,35 @@
+import { defineCommand } from '../command.ts';
+import { COMMON, withControl } from '../args.ts';
+import { edidText } from './list.ts';
+import type { DeviceDescription } from '../../mgmt/manager.ts';
+
+function printDescription(d: DeviceDescription, out: (line: string) => void): void {
+  out(`${d.name} (${d.uuid})`);
+  out(`  type        ${d.type}: ${d.description}`);
+  out(`  socket      ${d.socket}${d.connected ? ' (a client is connected)' : ''}`);
+  out(`  quirks      ${d.quirks}${d.vbe ? `, vbe ${d.vbe}` : ''}`);
+  out(`  device      flags ${d.info.flagNames.join('|') || '0'}, ${d.info.numRegions} regions, ${d.info.numIrqs} irqs`);
+  out('  regions');
+  for (const r of d.regions) {
+    if (r.size === 0) continue;
+    const caps = r.caps.map((c) => (c.kind === 'sparse-mmap' ? `sparse-mmap ${c.areas.map((a) => `[${a.offset}, +${a.size})`).join(' ')}` : c.kind === 'type' ? `type ${c.type}/${c.subtype}` : c.kind)).join('; ');
+    out(`    ${String(r.index).padStart(2)} ${r.name.padEnd(7)} ${String(r.size).padStart(10)} bytes  ${r.flagNames.join('|')}${caps ? `  (${caps})` : ''}`);
+  }
+  out(`  irqs        ${d.irqs.map((q) => `${q.index}: ${q.count}`).join(', ')} (index: vectors)`);
+  const p = d.plane.current;
+  out(`  plane       ${d.plane.kind}${p ? `, now ${p.width}x${p.height} ${p.format} stride ${p.stride}` : ', no mode set'}`);
+  out(`  edid        ${edidText(d)}`);
+}
+
+export const describe = defineCommand({
+  name: 'describe',
+  positionals: ['DEVICE'],
+  summary: 'a device\'s regions, irqs, current plane and EDID state',
+  options: COMMON,
+  async run(values, [device], io) {
+    const d = await withControl(values, (c) => c.describe(device!));
+    if (values.json) io.out(JSON.stringify(d));
+    else printDescription(d, io.out);
+    return 0;
+  },
+});

@@ -1,0 +1,65 @@
+import { defineCommand, UsageError } from '../command.ts';
+import { countArg, parseResolution, quirksArg, sizeArg, vbeArg } from '../args.ts';
+import { DEFAULT_DEVICES, DEFAULT_SHUTDOWN_TIMEOUT_MS, defaultSocketDir } from '../paths.ts';
+import { SERVER_DEFAULTS } from '../../vfio-user/limits.ts';
+
+export const serve = defineCommand({
+  name: 'serve',
+  positionals: [],
+  summary: `serve devices over vfio-user (default: ${DEFAULT_DEVICES.join(', ')})`,
+  failureExit: 2,
+  options: {
+    device: { type: 'string', multiple: true, value: 'TYPE[=NAME]', help: `a device to serve (default: ${DEFAULT_DEVICES.join(', ')})` },
+    dir: { type: 'string', value: 'DIR', help: `the socket directory (default: ${defaultSocketDir()})` },
+    quirks: { type: 'string', default: 'none', value: 'none|upstream', help: 'reproduce the upstream samples\' bugs, or not' },
+    vbe: { type: 'string', default: 'sample', value: 'sample|strict', help: 'mbochs VBE register checks' },
+    json: { type: 'boolean', default: false, help: 'print one JSON event a line' },
+    resolution: { type: 'string', value: 'WxH', help: 'EDID preferred mode for mbochs' },
+    'no-edid': { type: 'boolean', default: false, help: 'keep the sample\'s initial EDID state (link down, no blob)' },
+    'no-control': { type: 'boolean', default: false, help: 'no control socket' },
+    record: { type: 'string', value: 'PREFIX', help: 'write each device\'s first connection to PREFIX-DEVICE.trace' },
+    force: { type: 'boolean', default: false, help: 'with --record: replace existing trace files' },
+    view: { type: 'string', value: 'PORT', help: 'live view of every screen on http://127.0.0.1:PORT/, 0 = any port' },
+    'max-clients': { type: 'string', value: 'N', help: `connections per device (default ${SERVER_DEFAULTS.maxClients})` },
+    'handshake-timeout': { type: 'string', value: 'MS', help: `close a connection without VERSION (default ${SERVER_DEFAULTS.handshakeTimeoutMs})` },
+    'client-output-limit': { type: 'string', value: 'BYTES', help: 'stop reading a client with more replies queued (default 1M)' },
+    'shutdown-timeout': { type: 'string', value: 'MS', help: `on SIGINT/SIGTERM, drop clients after (default ${DEFAULT_SHUTDOWN_TIMEOUT_MS})` },
+    'control-max-connections': { type: 'string', value: 'N', help: 'control socket connections at once (default 8)' },
+    'control-idle-timeout': { type: 'string', value: 'MS', help: 'close an idle control connection after (default 60000)' },
+    'view-max-clients': { type: 'string', value: 'N', help: 'live-view event streams at once (default 8)' },
+  },
+  async run(values, _positionals, io) {
+    const view = values.view === undefined ? undefined : Number(values.view);
+    if (view !== undefined && (!Number.isInteger(view) || view < 0 || view > 65535)) throw new UsageError(`--view must be a TCP port (0-65535), not "${values.view}".`);
+    const resolution = values.resolution === undefined ? undefined : parseResolution(values.resolution);
+    const quirks = quirksArg(values.quirks) ?? 'none';
+    const vbe = vbeArg(values.vbe) ?? 'sample';
+    // The device models and servers load only here, so that the other commands start quickly.
+    const { serveUntilSignalled } = await import('../serve.ts');
+    await serveUntilSignalled({
+      dir: values.dir ?? defaultSocketDir(),
+      devices: values.device ?? DEFAULT_DEVICES,
+      quirks,
+      vbe,
+      resolution,
+      noEdid: values['no-edid'] ?? false,
+      control: !(values['no-control'] ?? false),
+      ...(values.record !== undefined ? { record: values.record, force: values.force ?? false } : {}),
+      ...(view !== undefined ? { view } : {}),
+      server: {
+        maxClients: countArg('--max-clients', values['max-clients'], SERVER_DEFAULTS.maxClients, 1024),
+        handshakeTimeoutMs: countArg('--handshake-timeout', values['handshake-timeout'], SERVER_DEFAULTS.handshakeTimeoutMs, 3_600_000),
+        outputLimit: sizeArg('--client-output-limit', values['client-output-limit'], SERVER_DEFAULTS.outputLimit),
+      },
+      controlLimits: {
+        maxConnections: countArg('--control-max-connections', values['control-max-connections'], undefined, 1024),
+        idleTimeoutMs: countArg('--control-idle-timeout', values['control-idle-timeout'], undefined, 86_400_000),
+      },
+      viewMaxClients: countArg('--view-max-clients', values['view-max-clients'], undefined, 1024),
+      shutdownTimeoutMs: countArg('--shutdown-timeout', values['shutdown-timeout'], DEFAULT_SHUTDOWN_TIMEOUT_MS, 600_000),
+      json: values.json ?? false,
+      out: io.out,
+    });
+    return -1;
+  },
+});
