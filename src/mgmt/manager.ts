@@ -21,7 +21,7 @@ import { logger } from '../util/log.ts';
 import { checkSocketPathLength, ensurePrivateDir } from '../sys/trusted-path.ts';
 import { showSent } from '../pci/format.ts';
 import { memfdMemoryFactory } from '../sys/memfd.ts';
-import type { MemoryFactory } from '../sys/memory.ts';
+import type { MemoryFactory } from '../vfio/memory.ts';
 import type { VfioDevice } from '../vfio/device.ts';
 import { TraceWriter, type TraceDevice } from '../trace/trace.ts';
 import { traceRecorder } from '../trace/recorder.ts';
@@ -31,7 +31,7 @@ import { edidModeFor } from '../display/edid-policy.ts';
 import { findEdidRegion, loadEdid, setLink } from '../display/edid-link.ts';
 import { BudgetExhaustedError } from '../../devices/common/budget.ts';
 import type { Quirks } from '../../devices/common/options.ts';
-import { DEVICE_TYPES, availableInstances, deviceType, type DeviceType } from './device-types.ts';
+import { DEVICE_TYPES, availableInstances, deviceType, type DeviceType } from '../../devices/catalog.ts';
 import { describeDeviceModel, edidState, type DeviceModelDescription, type EdidState } from './inspect.ts';
 import { encodeSnapshot, openSnapshot } from './snapshot.ts';
 import { screenshotDevice, type ScreenshotResult } from './screenshot.ts';
@@ -382,7 +382,7 @@ export class Manager {
   /** The device's current primary plane as a PNG, taken in this process from the device model. */
   screenshot(nameOrUuid: string): ScreenshotResult & { name: string } {
     const inst = this.#get(nameOrUuid);
-    return { name: inst.name, ...screenshotDevice(inst.device) };
+    return { name: inst.name, ...screenshotDevice(inst.device, inst.name) };
   }
 
   /** The instance's state as msgpack bytes (snapshot.ts). */

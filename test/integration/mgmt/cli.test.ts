@@ -15,7 +15,7 @@ import { VfioUserClient } from '../../../src/vfio-user/client.ts';
 import { SyncVfioUserClient } from '../../../src/vfio-user/sync-client.ts';
 import { ControlClient } from '../../../src/mgmt/control.ts';
 import { FrameReader } from '../../../src/mgmt/control-wire.ts';
-import { DEVICE_TYPES } from '../../../src/mgmt/device-types.ts';
+import { DEVICE_TYPES } from '../../../devices/catalog.ts';
 import { MBOCHS_SHARED_BUDGET, MBOCHS_TYPE_DESCRIPTORS } from '../../../devices/mbochs/index.ts';
 import { MDPY_SHARED_BUDGET } from '../../../devices/mdpy/index.ts';
 import { BochsDrm } from '../../support/guest/bochs-drm.ts';

@@ -37,10 +37,11 @@ const forbidden: Record<string, string[]> = {
   'src/sys': ['src/pci', 'src/vfio', 'src/vfio-user', 'src/mgmt', 'src/cli', 'src/display', 'devices'],
   'src/pci': ['src/vfio', 'src/vfio-user', 'src/mgmt', 'src/cli', 'devices', 'src/sys/socket'],
   'src/vfio/': ['src/vfio-user', 'src/mgmt', 'src/cli', 'devices', 'src/sys/socket'],
-  'devices': ['src/vfio-user', 'src/mgmt', 'src/cli', 'src/sys/socket', 'src/sys/eventfd'],
+  'devices': ['src/vfio-user', 'src/mgmt', 'src/cli', 'src/sys'],
   'src/vfio-user': ['devices', 'src/mgmt', 'src/cli'],
   'src/display': ['devices', 'src/vfio-user', 'src/mgmt', 'src/cli'],
-  'src/trace': ['devices', 'src/cli'],
+  // Replay builds devices through the catalogue only; management records traces, so trace may not import it back.
+  'src/trace': ['devices/mdpy', 'devices/mbochs', 'devices/common', 'src/mgmt', 'src/cli'],
 };
 
 describe('layer import boundaries', () => {
@@ -61,6 +62,6 @@ describe('layer import boundaries', () => {
 
   it('the scanner sees relative imports (guards against a scanner that finds nothing)', () => {
     const deps = imports(join(root, 'src/vfio/device.ts'));
-    expect(deps).toContain('src/sys/memory.ts');
+    expect(deps).toContain('src/vfio/memory.ts');
   });
 });

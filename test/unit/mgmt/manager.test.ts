@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { decode, encode } from '@msgpack/msgpack';
 import { PNG } from 'pngjs';
 import { MAX_NAME_LENGTH, Manager, ManagerError, checkDeviceName, deviceSocketPath } from '../../../src/mgmt/manager.ts';
-import { DEVICE_TYPES } from '../../../src/mgmt/device-types.ts';
+import { DEVICE_TYPES } from '../../../devices/catalog.ts';
 import { snapshotCompatibility } from '../../../src/mgmt/snapshot.ts';
 import { memfdMemoryFactory } from '../../../src/sys/memfd.ts';
 import { readTrace } from '../../../src/trace/trace.ts';
