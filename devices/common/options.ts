@@ -2,7 +2,7 @@
  * Options every device model takes. A device model is deterministic: anything
  * that could vary between runs (memory backing, names) is injected here.
  */
-import { heapMemoryFactory, type MemoryFactory } from '../../src/sys/memory.ts';
+import { heapMemoryFactory, type MemoryFactory } from '../../src/vfio/memory.ts';
 
 /**
  * Which behaviour a device reproduces.

@@ -12,7 +12,7 @@
  * | EDID region   | edid-region.ts  | vfio_region_gfx_edid + the 1 KiB blob (region 9)      |
  * | plane mode    | mode.ts         | mbochs_check_framebuffer as a pure function           |
  * | dmabufs       | dmabuf.ts       | the bounded, refcounted dmabuf table                  |
- * | VRAM          | src/sys/memory  | one Memory of memsize bytes (BAR0, mmap-able)         |
+ * | VRAM          | src/vfio/memory | one Memory of memsize bytes (BAR0, mmap-able)         |
  *
  * Two profiles (DeviceOptions.quirks):
  * - 'none' (default): the sample with its observable bugs fixed. Every fix is
@@ -39,7 +39,7 @@ import {
   type ConfigSpaceOptions,
   type ConfigSpaceSnapshot,
 } from '../../src/pci/index.ts';
-import type { Memory } from '../../src/sys/memory.ts';
+import type { Memory } from '../../src/vfio/memory.ts';
 import { ConfigError, VfioError } from '../../src/util/errors.ts';
 import { showSent } from '../../src/pci/format.ts';
 import type {
@@ -51,6 +51,7 @@ import type {
   IrqInfo,
   IrqSet,
   RegionInfo,
+  PeekedGfxPlane,
   VfioDevice,
 } from '../../src/vfio/device.ts';
 import { EMPTY_PLANE, classifyPlaneQuery } from '../../src/vfio/gfx.ts';
@@ -76,6 +77,7 @@ import {
 } from '../../src/vfio/uapi.ts';
 import type { InstanceBudget, BudgetReservation } from '../common/budget.ts';
 import { resolveCommon, type DeviceOptions, type Quirks } from '../common/options.ts';
+import { destroyedError } from '../common/lifecycle.ts';
 import { DispiRegisters, type DispiSnapshot, type VbeMode, type VramClearRequest } from './dispi.ts';
 import { DmabufTable } from './dmabuf.ts';
 import { EdidRegion, MBOCHS_EDID_SIZE, type EdidRegionSnapshot } from './edid-region.ts';
@@ -441,6 +443,12 @@ export class MbochsDevice implements VfioDevice {
     return deriveMode(this.#dispi.values(), this.type.memsize, { byteOrder: this.#mmio.byteOrder });
   }
 
+  /** The plane {@link displayMode} describes, as VfioDevice.peekGfxPlane reports it: a DMABUF query would create a record. */
+  peekGfxPlane(): PeekedGfxPlane | null {
+    const m = this.displayMode();
+    return m.kind === 'mode' ? { drmFormat: m.drmFormat, width: m.width, height: m.height, stride: m.stride, size: m.size } : null;
+  }
+
   dmabufStats(): MbochsDmabufStats {
     const t = this.#dmabufs;
     return { records: t.size, liveRecords: t.liveRecords, liveHandles: t.liveHandles, pinnedPages: t.pinnedPages };
@@ -630,7 +638,7 @@ export class MbochsDevice implements VfioDevice {
    * mdev remove: unlink every dmabuf, return the budget reservation (exactly
    * once), and close the VRAM memory — now, or when the last outstanding
    * dmabuf handle is released. Every later call except closeDevice()/destroy()
-   * throws EIO. Idempotent.
+   * throws ENODEV. Idempotent.
    */
   destroy(): void {
     if (this.#destroyed) return;
@@ -712,7 +720,7 @@ export class MbochsDevice implements VfioDevice {
   /* ---- Internals ---- */
 
   #alive(op: string): void {
-    if (this.#destroyed) throw new VfioError('EIO', `${op}: ${this.name} has been destroyed`);
+    if (this.#destroyed) throw destroyedError(this.name, op);
   }
 
   /**

@@ -37,7 +37,7 @@
  * Deterministic: no clock, no randomness. Counters `liveRecords`,
  * `liveHandles`, `pinnedPages` exist for tests and leak checks.
  */
-import type { Memory } from '../../src/sys/memory.ts';
+import type { Memory } from '../../src/vfio/memory.ts';
 import { ConfigError, VfioError, assert } from '../../src/util/errors.ts';
 import { rangeInside } from '../../src/util/bits.ts';
 import type { DmabufExport } from '../../src/vfio/device.ts';

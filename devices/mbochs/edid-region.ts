@@ -30,6 +30,7 @@ import { AccessError, VfioError } from '../../src/util/errors.ts';
 import { rangeInside } from '../../src/util/bits.ts';
 import { VFIO_DEVICE_GFX_LINK_STATE_UP } from '../../src/vfio/uapi.ts';
 import { readUint, writeUint } from '../../src/util/bytes.ts';
+import { VfioRegionGfxEdid } from '../../src/vfio/structs.ts';
 import { kernelChunks } from '../common/access.ts';
 
 /** Size of the EDID region (MBOCHS_EDID_SIZE, one page). */
@@ -39,37 +40,20 @@ export const MBOCHS_EDID_BLOB_OFFSET = 0x800;
 /** Blob capacity (sizeof edid_blob = edid_max_size). */
 export const MBOCHS_EDID_BLOB_SIZE = 0x400;
 
-type EdidRegAccess = 'ro' | 'rw';
-interface EdidRegDesc {
-  /** offsetof(struct vfio_region_gfx_edid, field). */
-  readonly offset: number;
-  readonly access: EdidRegAccess;
-}
+/** A register of struct vfio_region_gfx_edid (the uapi struct, declared once in src/vfio/structs.ts). */
+export type EdidRegName = keyof typeof VfioRegionGfxEdid.offsets;
 
-/** struct vfio_region_gfx_edid (include/uapi/linux/vfio.h), field by field. */
-export const VFIO_REGION_GFX_EDID = {
-  edid_offset: { offset: 0, access: 'ro' },
-  edid_max_size: { offset: 4, access: 'ro' },
-  edid_size: { offset: 8, access: 'rw' },
-  max_xres: { offset: 12, access: 'ro' },
-  max_yres: { offset: 16, access: 'ro' },
-  link_state: { offset: 20, access: 'rw' },
-} as const satisfies Record<string, EdidRegDesc>;
-
-export type EdidRegName = keyof typeof VFIO_REGION_GFX_EDID;
-
-/** sizeof(struct vfio_region_gfx_edid). */
-export const VFIO_REGION_GFX_EDID_SIZE = 24;
+/** The registers the host may write (the sample's handle_edid_regs); the rest are read-only. */
+const WRITABLE: ReadonlySet<EdidRegName> = new Set(['edid_size', 'link_state']);
 
 const EDID_REG_BY_OFFSET: ReadonlyMap<number, EdidRegName> = (() => {
   const m = new Map<number, EdidRegName>();
-  for (const [name, d] of Object.entries(VFIO_REGION_GFX_EDID) as [EdidRegName, EdidRegDesc][]) {
-    if (d.offset % 4 !== 0 || d.offset + 4 > VFIO_REGION_GFX_EDID_SIZE || m.has(d.offset)) {
-      throw new Error(`vfio_region_gfx_edid table: bad offset for ${name}`);
-    }
-    m.set(d.offset, name);
+  // The register file below is a u32 array: every field must be one aligned u32, with no gaps.
+  for (const f of VfioRegionGfxEdid.fields) {
+    if (f.type !== 'u32' || f.offset % 4 !== 0) throw new Error(`vfio_region_gfx_edid: ${f.name} is not an aligned u32`);
+    m.set(f.offset, f.name as EdidRegName);
   }
-  if (m.size * 4 !== VFIO_REGION_GFX_EDID_SIZE) throw new Error('vfio_region_gfx_edid table: gaps');
+  if (m.size * 4 !== VfioRegionGfxEdid.size) throw new Error('vfio_region_gfx_edid: gaps');
   return m;
 })();
 
@@ -101,7 +85,7 @@ function isU32(v: unknown): v is number {
 }
 
 export class EdidRegion implements EdidSource {
-  readonly #regs = new Uint32Array(VFIO_REGION_GFX_EDID_SIZE / 4);
+  readonly #regs = new Uint32Array(VfioRegionGfxEdid.size / 4);
   readonly #blob = new Uint8Array(MBOCHS_EDID_BLOB_SIZE);
 
   /** @throws VfioError EINVAL when maxXres/maxYres are not u32. */
@@ -119,12 +103,12 @@ export class EdidRegion implements EdidSource {
   }
 
   #set(name: EdidRegName, value: number): void {
-    this.#regs[VFIO_REGION_GFX_EDID[name].offset / 4] = value;
+    this.#regs[VfioRegionGfxEdid.offsets[name] / 4] = value;
   }
 
   /** Current value of a register. */
   register(name: EdidRegName): number {
-    return this.#regs[VFIO_REGION_GFX_EDID[name].offset / 4]!;
+    return this.#regs[VfioRegionGfxEdid.offsets[name] / 4]!;
   }
 
   /** edid_size as last written by the host (not clamped, may exceed 0x400). */
@@ -178,7 +162,7 @@ export class EdidRegion implements EdidSource {
       const data = src.subarray(pos - offset, pos - offset + size);
       if (pos < MBOCHS_EDID_BLOB_OFFSET) {
         const name = this.#regAt(pos, size);
-        if (name !== undefined && VFIO_REGION_GFX_EDID[name].access === 'rw') this.#set(name, readUint(data, 0, 4));
+        if (name !== undefined && WRITABLE.has(name)) this.#set(name, readUint(data, 0, 4));
       } else {
         const rel = pos - MBOCHS_EDID_BLOB_OFFSET;
         if (rel + size <= MBOCHS_EDID_BLOB_SIZE) this.#blob.set(data, rel);
@@ -244,7 +228,7 @@ export class EdidRegion implements EdidSource {
 
   /** The register a chunk addresses, iff it is exactly 4 bytes, 4-aligned and inside the struct (handle_edid_regs). */
   #regAt(pos: number, size: number): EdidRegName | undefined {
-    if (size !== 4 || pos % 4 !== 0 || pos + size > VFIO_REGION_GFX_EDID_SIZE) return undefined;
+    if (size !== 4 || pos % 4 !== 0 || pos + size > VfioRegionGfxEdid.size) return undefined;
     return EDID_REG_BY_OFFSET.get(pos);
   }
 }

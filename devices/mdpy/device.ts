@@ -58,11 +58,12 @@ import { validateIrqSet } from '../../src/vfio/irq.ts';
 import { forEachChunk, inRange } from '../../src/vfio/access.ts';
 import { sparseMmapCap } from '../../src/vfio/region-caps.ts';
 import { defineRegionLayout, type RegionLayout, type RegionLayoutEntry } from '../../src/vfio/region-layout.ts';
-import type { Memory } from '../../src/sys/memory.ts';
+import type { Memory } from '../../src/vfio/memory.ts';
 import { ConfigError, VfioError, assert } from '../../src/util/errors.ts';
 import { showSent } from '../../src/pci/format.ts';
 import type { BudgetReservation, InstanceBudget } from '../common/budget.ts';
 import { resolveCommon, type DeviceOptions, type Quirks } from '../common/options.ts';
+import { destroyedError } from '../common/lifecycle.ts';
 import {
   MDPY_DISPLAY_REGION,
   MDPY_EMPTY_BELOW,
@@ -101,9 +102,6 @@ export interface MdpySnapshot {
   readonly config: ConfigSpaceSnapshot;
   readonly framebuffer: Uint8Array;
 }
-
-/** ENODEV: the device was destroyed (mdev removed) and is gone. */
-const ENODEV = 19;
 
 const QUIRKS: readonly Quirks[] = ['none', 'upstream'];
 
@@ -259,7 +257,7 @@ export class MdpyDevice implements VfioDevice {
   }
 
   #live(): void {
-    if (this.#destroyed) throw new VfioError(ENODEV, `${this.name}: device destroyed`);
+    if (this.#destroyed) throw destroyedError(this.name);
   }
 
   // -------------------------------------------------------------------------

@@ -56,11 +56,11 @@
  */
 import fc from 'fast-check';
 import { MbochsDevice, createMbochsBudget } from '../../devices/mbochs/index.ts';
-import type { Memory, MemoryFactory } from '../../src/sys/memory.ts';
+import type { Memory, MemoryFactory } from '../../src/vfio/memory.ts';
 import type { DmabufExport, GfxPlaneInfo, GfxPlaneResult } from '../../src/vfio/device.ts';
 import { VfioError } from '../../src/util/errors.ts';
 import { VBE_DISPI_MMIO_OFFSET, VBE_DISPI_MMIO_SIZE } from '../../devices/mbochs/dispi.ts';
-import { ERRNO } from '../../src/util/errno.ts';
+import { ERRNO, errnoName } from '../../src/util/errno.ts';
 import { DRM_FORMAT_BGRX8888, DRM_FORMAT_XRGB8888 } from '../../src/vfio/uapi.ts';
 import { defineTarget } from '../target.ts';
 
@@ -530,7 +530,7 @@ function vfioCall<T>(w: World, what: string, allowed: readonly number[], fn: () 
   }
 }
 
-const errnoText = (n: number): string => ({ 2: 'ENOENT', 12: 'ENOMEM', 14: 'EFAULT', 22: 'EINVAL' } as Record<number, string>)[n] ?? String(n);
+const errnoText = (n: number): string => errnoName(n);
 
 function guestRead(w: World, offset: number, count: number): void {
   const { o, dev } = w;
@@ -855,8 +855,8 @@ export function checkDispiCase(c: DispiCase): void {
     dev.destroy();
     destroyed = true;
     if (budget.remaining !== budget.total) throw new Violation('destroy() returns the budget', `${budget.remaining} of ${budget.total}`);
-    const gone = vfioCall(w0, 'a call on a destroyed device', [5], () => dev.reset());
-    if (!(gone instanceof VfioError)) throw new Violation('a destroyed device refuses calls (EIO)', 'reset() succeeded');
+    const gone = vfioCall(w0, 'a call on a destroyed device', [ERRNO.ENODEV], () => dev.reset());
+    if (!(gone instanceof VfioError)) throw new Violation('a destroyed device refuses calls (ENODEV)', 'reset() succeeded');
   } finally {
     if (!destroyed) dev.destroy();
     for (const h of o.handles) h.exp.release();

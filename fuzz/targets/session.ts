@@ -57,7 +57,7 @@
 import fc from 'fast-check';
 import { Session } from '../../src/vfio-user/session.ts';
 import type { Frame } from '../../src/vfio-user/framer.ts';
-import type { Memory, MemoryFactory } from '../../src/sys/memory.ts';
+import type { Memory, MemoryFactory } from '../../src/vfio/memory.ts';
 import type { VfioDevice } from '../../src/vfio/device.ts';
 import { MdpyDevice } from '../../devices/mdpy/index.ts';
 import { MbochsDevice } from '../../devices/mbochs/index.ts';

@@ -6,7 +6,7 @@
  */
 import type { ServerEvent } from '../vfio-user/server.ts';
 import type { VfioDevice } from '../vfio/device.ts';
-import { deviceType, type DeviceType } from '../mgmt/device-types.ts';
+import { deviceType, type DeviceType } from '../../devices/catalog.ts';
 import { startLiveView, type LiveView } from '../display/live-view.ts';
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';

@@ -9,7 +9,10 @@
  * capability is {type GFX (1), subtype EDID (1)}. Every register access is
  * one 4-byte access at the field's offset in struct vfio_region_gfx_edid, as
  * QEMU's pread_field/pwrite_field make them (the mbochs region ignores
- * anything else).
+ * anything else). Finding the region and reading link_state are also what
+ * every display reader does before it looks at a plane, over a connection
+ * as well as in process: those two are written once, against
+ * {@link EdidPort}.
  *
  * Not modelled: QEMU raises the link from a 100 ms timer after writing the
  * blob; {@link loadEdid} raises it at once. The guest sees no change until it
@@ -25,6 +28,7 @@ import {
 } from '../vfio/uapi.ts';
 import { readUint, uintBytes } from '../util/bytes.ts';
 import { VfioError } from '../util/errors.ts';
+import { runSync, step, type Out, type Steps } from './steps.ts';
 
 const REG = VfioRegionGfxEdid.offsets;
 
@@ -39,17 +43,31 @@ export interface EdidRegisters {
 }
 
 /**
+ * The calls that find a device's EDID region and read its registers, as a
+ * device model in this process and a vfio-user client both offer them
+ * (`Async` says which: see steps.ts).
+ */
+export interface EdidPort<Async extends boolean = boolean> {
+  /** num_regions of GET_INFO. */
+  numRegions(): Out<number, Async>;
+  /** The capabilities of region `index`; a VfioError when the device refuses the index. */
+  regionCaps(index: number): Out<readonly { readonly kind: string; readonly type?: number; readonly subtype?: number }[], Async>;
+  /** One 4-byte little-endian read at `offset` of region `index`, as QEMU's pread_field makes it. */
+  readU32(index: number, offset: number): Out<number, Async>;
+}
+
+/**
  * The index of the device's GFX EDID region: the first region below
  * num_regions whose info carries the type capability {GFX, EDID}, as QEMU's
  * vfio_get_dev_region_info scans. Indexes whose info the device refuses
  * (VfioError) are skipped. undefined when there is none.
  */
-export function findEdidRegion(device: VfioDevice): number | undefined {
-  const { numRegions } = device.info();
+export function* edidRegionSteps(port: EdidPort): Steps<number | undefined> {
+  const numRegions = yield* step(port.numRegions());
   for (let index = 0; index < numRegions; index++) {
     let caps;
     try {
-      caps = device.regionInfo(index).caps;
+      caps = yield* step(port.regionCaps(index));
     } catch (err) {
       if (err instanceof VfioError) continue;
       throw err;
@@ -59,6 +77,35 @@ export function findEdidRegion(device: VfioDevice): number | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The EDID region's link_state when the device has one (mbochs), else
+ * undefined. A device that refuses the read counts as having none.
+ */
+export function* linkStateSteps(port: EdidPort): Steps<number | undefined> {
+  const index = yield* edidRegionSteps(port);
+  if (index === undefined) return undefined;
+  try {
+    return yield* step(port.readU32(index, REG.link_state));
+  } catch (err) {
+    if (err instanceof VfioError) return undefined;
+    throw err;
+  }
+}
+
+/** A device model in this process as an {@link EdidPort}. */
+export function deviceEdidPort(device: VfioDevice): EdidPort<false> {
+  return {
+    numRegions: () => device.info().numRegions,
+    regionCaps: (index) => device.regionInfo(index).caps,
+    readU32: (index, offset) => readReg(device, index, offset),
+  };
+}
+
+/** {@link edidRegionSteps} for a device model in this process. */
+export function findEdidRegion(device: VfioDevice): number | undefined {
+  return runSync(edidRegionSteps(deviceEdidPort(device)));
 }
 
 function readReg(device: VfioDevice, index: number, offset: number): number {

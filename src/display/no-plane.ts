@@ -11,7 +11,7 @@
 import type { DmabufExport, GfxPlaneInfo } from '../vfio/device.ts';
 import { VFIO_DEVICE_GFX_LINK_STATE_DOWN } from '../vfio/uapi.ts';
 import { fourccName, pixelFormat } from './formats.ts';
-import { PlaneError, planeLayout, planeToRgba, type PlaneSource, type RgbaImage } from './image.ts';
+import { PlaneError, planeLayout, planeToRgba, type PlaneSource, type RgbaImage } from './pixels.ts';
 
 export type NoPlaneReason =
   /** The plane query reported the empty plane (format 0 or a 0 dimension): no mode set. */

@@ -5,15 +5,14 @@
  * disturbs nothing the VMM sees. Every result is plain data (no bigint, no
  * Memory) so that it travels over the control socket as msgpack.
  */
-import type { RegionCap, VfioDevice } from '../vfio/device.ts';
+import type { PeekedGfxPlane, RegionCap, VfioDevice } from '../vfio/device.ts';
+import { VfioDeviceGfxPlaneInfo } from '../vfio/structs.ts';
 import {
   DRM_PLANE_TYPE_PRIMARY,
   VFIO_DEVICE_FLAGS_PCI,
   VFIO_DEVICE_FLAGS_RESET,
   VFIO_DEVICE_GFX_LINK_STATE_DOWN,
   VFIO_DEVICE_GFX_LINK_STATE_UP,
-  VFIO_GFX_PLANE_TYPE_DMABUF,
-  VFIO_GFX_PLANE_TYPE_PROBE,
   VFIO_GFX_PLANE_TYPE_REGION,
   VFIO_PCI_CONFIG_REGION_INDEX,
   VFIO_PCI_ROM_REGION_INDEX,
@@ -27,7 +26,7 @@ import {
 import { VfioError } from '../util/errors.ts';
 import { findEdidRegion, readEdidRegisters } from '../display/edid-link.ts';
 import { fourccName } from '../display/formats.ts';
-import { MbochsDevice } from '../../devices/mbochs/index.ts';
+import { probePlaneKind } from '../display/plane-source.ts';
 
 /** The EDID region's state, as a manager shows it. */
 export interface EdidState {
@@ -112,15 +111,13 @@ const DEVICE_FLAGS: readonly [number, string][] = [
 ];
 
 /** The kind of plane the device offers: the flags a PROBE query accepts (a probe changes nothing). */
-export function planeKind(device: VfioDevice): 'dmabuf' | 'region' | 'none' {
-  for (const [flag, kind] of [[VFIO_GFX_PLANE_TYPE_DMABUF, 'dmabuf'], [VFIO_GFX_PLANE_TYPE_REGION, 'region']] as const) {
-    try {
-      if (device.queryGfxPlane({ argsz: 64, flags: VFIO_GFX_PLANE_TYPE_PROBE | flag, drmPlaneType: DRM_PLANE_TYPE_PRIMARY }) === 'probe-ok') return kind;
-    } catch (err) {
-      if (!(err instanceof VfioError)) throw err;
-    }
+function planeKind(device: VfioDevice): 'dmabuf' | 'region' | 'none' {
+  try {
+    return probePlaneKind(device) ?? 'none';
+  } catch (err) {
+    if (err instanceof VfioError) return 'none';
+    throw err;
   }
-  return 'none';
 }
 
 /** Preferred mode of an EDID base block: its first detailed timing descriptor (EDID 1.4 §3.10.2), or null. */
@@ -158,24 +155,28 @@ export function edidState(device: VfioDevice): EdidState | null {
 }
 
 /**
- * The current plane without the side effects of a real query (a dmabuf
- * plane query creates dmabuf records): mbochs derives it from the dispi
- * registers; a region plane (mdpy) is queried, which changes nothing.
+ * The current plane without the side effects of a real query: the device's
+ * own look when it offers one (a DMABUF query creates dmabuf records); else
+ * a region plane is queried, which changes nothing.
  */
 function currentPlane(device: VfioDevice, kind: 'dmabuf' | 'region' | 'none'): PlaneDescription | null {
-  if (device instanceof MbochsDevice) {
-    const m = device.displayMode();
-    return m.kind === 'mode' ? { drmFormat: m.drmFormat, format: fourccName(m.drmFormat), width: m.width, height: m.height, stride: m.stride, size: m.size } : null;
+  if (device.peekGfxPlane !== undefined) {
+    const p = device.peekGfxPlane();
+    return p === null ? null : describePlane(p);
   }
   if (kind !== 'region') return null;
   try {
-    const p = device.queryGfxPlane({ argsz: 64, flags: VFIO_GFX_PLANE_TYPE_REGION, drmPlaneType: DRM_PLANE_TYPE_PRIMARY });
+    const p = device.queryGfxPlane({ argsz: VfioDeviceGfxPlaneInfo.size, flags: VFIO_GFX_PLANE_TYPE_REGION, drmPlaneType: DRM_PLANE_TYPE_PRIMARY });
     if (p === 'probe-ok' || p.drmFormat === 0 || p.size === 0) return null;
-    return { drmFormat: p.drmFormat, format: fourccName(p.drmFormat), width: p.width, height: p.height, stride: p.stride, size: p.size };
+    return describePlane(p);
   } catch (err) {
     if (err instanceof VfioError) return null;
     throw err;
   }
+}
+
+function describePlane(p: PeekedGfxPlane): PlaneDescription {
+  return { drmFormat: p.drmFormat, format: fourccName(p.drmFormat), width: p.width, height: p.height, stride: p.stride, size: p.size };
 }
 
 /** Device info, every region and irq index below the counts GET_INFO reports, the plane kind and the EDID state. */

@@ -22,7 +22,7 @@ import { decode, encode } from '@msgpack/msgpack';
 import { ConfigError } from '../util/errors.ts';
 import { showSent } from '../pci/format.ts';
 import { msgpackProblem } from './control-wire.ts';
-import type { DeviceType } from './device-types.ts';
+import type { DeviceType } from '../../devices/catalog.ts';
 
 export const SNAPSHOT_FORMAT = 'mdevsim-snapshot';
 export const SNAPSHOT_VERSION = 1;

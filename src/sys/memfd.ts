@@ -6,14 +6,15 @@
  * - mapFd: MAP_SHARED mapping of a range of an fd you hold (e.g. one received
  *   from a vfio-user peer). The mapping keeps its own reference to the file:
  *   closing the fd afterwards does not affect it.
- * - MemfdMemory: a Memory (src/sys/memory.ts) that owns a memfd and its
+ * - MemfdMemory: a Memory (src/vfio/memory.ts) that owns a memfd and its
  *   read-write mapping; what the server hands to devices so that clients can
- *   mmap VRAM through the fd.
+ *   mmap VRAM through the fd. It fits that interface structurally: this
+ *   layer sits below the VFIO model and must not import it; the composition
+ *   roots that plug it in (mgmt, trace replay) have the compiler check the fit.
  *
  * Unmapping detaches the ArrayBuffer: every view of it then has length 0, so
  * stale views read nothing instead of touching unmapped memory.
  */
-import type { Memory, MemoryFactory } from './memory.ts';
 import { C, native, type NativeMappingStats } from './addon.ts';
 import { OwnedFd } from './fds.ts';
 import { sysError } from './sys-error.ts';
@@ -153,7 +154,7 @@ export function mappingStats(): NativeMappingStats {
  * Memory backed by a memfd that this object owns, mapped read-write here and
  * mappable by clients through `fd`. Sealed against resizing by default.
  */
-export class MemfdMemory implements Memory {
+export class MemfdMemory {
   readonly size: number;
   #fd: OwnedFd | undefined;
   #mapping: FdMapping | undefined;
@@ -195,4 +196,4 @@ export class MemfdMemory implements Memory {
   }
 }
 
-export const memfdMemoryFactory: MemoryFactory = (name, size) => new MemfdMemory(name, size);
+export const memfdMemoryFactory = (name: string, size: number): MemfdMemory => new MemfdMemory(name, size);

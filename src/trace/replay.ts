@@ -14,7 +14,7 @@ import { EventFd } from '../sys/eventfd.ts';
 import type { VfioDevice } from '../vfio/device.ts';
 import { Framer } from '../vfio-user/framer.ts';
 import { Session, maxMessageSize, DEFAULT_SESSION_LIMITS } from '../vfio-user/session.ts';
-import { deviceType } from '../mgmt/device-types.ts';
+import { deviceType } from '../../devices/catalog.ts';
 import { generateEdid } from '../display/edid.ts';
 import { findEdidRegion, loadEdid } from '../display/edid-link.ts';
 import type { FdPlaceholder, Trace, TraceDevice } from './trace.ts';

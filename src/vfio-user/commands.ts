@@ -12,7 +12,7 @@ import { decodeGfxPlaneQuery, encodeGfxPlaneResult } from '../vfio/gfx.ts';
 import { VfioDeviceGfxPlaneInfo, VfioDeviceInfoPrefix, VfioIrqInfo, VfioIrqSet, VfioRegionInfo } from '../vfio/structs.ts';
 import { VFIO_REGION_INFO_FLAG_MMAP } from '../vfio/uapi.ts';
 import type { FdCharger } from '../sys/socket.ts';
-import type { FdInspector, SessionLimits } from './session.ts';
+import type { FdInspector, SessionLimits } from './limits.ts';
 import type { DmaTable } from './dma-table.ts';
 import type { Frame } from './framer.ts';
 import { accessCount, accessOffset, accessRegion, type CommandRow, type Reply } from './codec.ts';

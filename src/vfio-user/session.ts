@@ -19,7 +19,6 @@ import { logger } from '../util/log.ts';
 import { VfioError } from '../util/errors.ts';
 import { ERRNO } from '../util/errno.ts';
 import type { DmabufExport, VfioDevice } from '../vfio/device.ts';
-import type { FdInspection } from '../sys/fds.ts';
 import type { FdCharger } from '../sys/socket.ts';
 import type { Frame } from './framer.ts';
 import { DmaTable } from './dma-table.ts';
@@ -27,33 +26,12 @@ import { accessCount, admit, checkPayload, isCommand, payloadFits, silentOnError
 import { REGION_READ_ROW, REGION_WRITE_ROW, commandRow, type AnyRow, type DmaMap, type SessionState } from './commands.ts';
 import * as P from './protocol.ts';
 import type { NegotiatedSession } from './version.ts';
-import { VfioUserRegionAccess, errorReply, replyMessage } from './wire.ts';
+import { errorReply, replyMessage } from './wire.ts';
+import { DEFAULT_SESSION_LIMITS, type FdInspector, type SessionLimits } from './limits.ts';
 
 const log = logger('vfio-user');
 
-/** Named limits, checked before any allocation. */
-export interface SessionLimits {
-  /** Largest REGION_READ/WRITE count. @defaultValue 1 MiB */
-  readonly maxDataXfer: number;
-  /** Most fds accepted in one message. @defaultValue 8 */
-  readonly maxMsgFds: number;
-  /** Most simultaneous DMA windows. @defaultValue 65535 */
-  readonly maxDmaMaps: number;
-  /** Most live dmabuf export handles per connection. @defaultValue 16 */
-  readonly maxExports: number;
-}
-
-export const DEFAULT_SESSION_LIMITS: SessionLimits = {
-  maxDataXfer: 1 << 20,
-  maxMsgFds: 8,
-  maxDmaMaps: 65535,
-  maxExports: 16,
-};
-
-/** Largest message the server accepts: header + region access + max transfer (libvfio-user's rule). */
-export function maxMessageSize(limits: SessionLimits): number {
-  return P.VFIO_USER_HEADER_SIZE + VfioUserRegionAccess.size + limits.maxDataXfer;
-}
+export { DEFAULT_SESSION_LIMITS, maxMessageSize, type SessionLimits, type FdInspector } from './limits.ts';
 
 /** What the session wants sent: bytes plus fds to attach (borrowed: the sender must not close them). */
 export interface Outgoing {
@@ -61,8 +39,6 @@ export interface Outgoing {
   readonly fds: readonly number[];
 }
 
-/** fstat of a client's fd (src/sys/fds.ts inspectFd); undefined when it cannot be inspected. */
-export type FdInspector = (fd: number) => FdInspection | undefined;
 
 export interface SessionOptions {
   readonly limits?: Partial<SessionLimits>;

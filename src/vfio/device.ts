@@ -7,7 +7,7 @@
  * carrying the errno the kernel ioctl/read/write would return. Nothing else
  * escapes for any input.
  */
-import type { Memory } from '../sys/memory.ts';
+import type { Memory } from './memory.ts';
 
 /** struct vfio_device_info (the fields a device decides). */
 export interface DeviceInfo {
@@ -102,6 +102,9 @@ export interface GfxPlaneInfo {
   readonly regionIndexOrDmabufId: number;
 }
 
+/** What {@link VfioDevice.peekGfxPlane} reports: a plane's geometry, without ids. */
+export type PeekedGfxPlane = Pick<GfxPlaneInfo, 'drmFormat' | 'width' | 'height' | 'stride' | 'size'>;
+
 /** Result of a PROBE query: the flags were supported (a failing probe throws EINVAL). */
 export type GfxPlaneResult = GfxPlaneInfo | 'probe-ok';
 
@@ -147,6 +150,15 @@ export interface VfioDevice {
   queryGfxPlane(query: GfxPlaneQuery): GfxPlaneResult;
   /** VFIO_DEVICE_GET_GFX_DMABUF */
   getGfxDmabuf(dmabufId: number): DmabufExport;
+  /**
+   * The PRIMARY plane a query would report now, or null when no mode is
+   * set, without what a query does besides answering. Not a kernel call:
+   * it lets an inspector look without disturbing what the VMM sees, so only
+   * devices whose query has side effects need it (mbochs: a DMABUF query
+   * creates a dmabuf record and makes it the active one); for the others
+   * the query itself is the look.
+   */
+  peekGfxPlane?(): PeekedGfxPlane | null;
   /** The last user closed the device fd (close_device). Device state that survives close is kept. */
   closeDevice(): void;
   /** The device is removed (mdev remove): release everything. Idempotent. */

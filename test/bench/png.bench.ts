@@ -1,5 +1,5 @@
 /**
- * A 1080p XRGB8888 plane → RGBA → PNG (src/display/image.ts): conversion
+ * A 1080p XRGB8888 plane → RGBA → PNG (src/display/pixels.ts, png.ts): conversion
  * time, then PNG encoding with the default settings and the pngjs
  * alternatives, median and p99 over RUNS runs each.
  *
@@ -14,7 +14,8 @@
 import { randomFillSync } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { planeToPng, planeToRgba, rgbaToPng, type PlaneSource, type PngOptions, type RgbaImage } from '../../src/display/image.ts';
+import { planeToRgba, type PlaneSource, type RgbaImage } from '../../src/display/pixels.ts';
+import { planeToPng, rgbaToPng, type PngOptions } from '../../src/display/png.ts';
 import { DRM_FORMAT_BGRX8888, DRM_FORMAT_XRGB8888 } from '../../src/vfio/uapi.ts';
 import { cpuCount, printTable, summarize, writeResult, type Row } from './lib.ts';
 

@@ -19,7 +19,7 @@ import { memfdMemoryFactory } from '../../src/sys/memfd.ts';
 import { DeviceServer } from '../../src/vfio-user/server.ts';
 import { VfioUserClient } from '../../src/vfio-user/client.ts';
 import { VfioError } from '../../src/util/errors.ts';
-import { deviceType } from '../../src/mgmt/device-types.ts';
+import { deviceType } from '../../devices/catalog.ts';
 import { fdCount } from '../support/leak.ts';
 import { printTable, writeResult, type Row } from './lib.ts';
 

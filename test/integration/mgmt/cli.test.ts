@@ -15,7 +15,7 @@ import { VfioUserClient } from '../../../src/vfio-user/client.ts';
 import { SyncVfioUserClient } from '../../../src/vfio-user/sync-client.ts';
 import { ControlClient } from '../../../src/mgmt/control.ts';
 import { FrameReader } from '../../../src/mgmt/control-wire.ts';
-import { DEVICE_TYPES } from '../../../src/mgmt/device-types.ts';
+import { DEVICE_TYPES } from '../../../devices/catalog.ts';
 import { MBOCHS_SHARED_BUDGET, MBOCHS_TYPE_DESCRIPTORS } from '../../../devices/mbochs/index.ts';
 import { MDPY_SHARED_BUDGET } from '../../../devices/mdpy/index.ts';
 import { BochsDrm } from '../../support/guest/bochs-drm.ts';
@@ -233,13 +233,17 @@ describe('filesystem trust', () => {
     chmodSync(d, mode); // mkdir's mode passes through the umask
     return d;
   };
-  /** serve that must refuse to start: exit 2, one sentence on stderr, nothing on stdout. */
+  /** serve that must refuse to start: exit 2, one sentence on stderr (a JSON line, as --json asks), nothing on stdout; returns the plain-text form. */
   async function refusedServe(args: string[]): Promise<string> {
     const r = await run(['serve', '--json', ...args]);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^mdevsim: [^\n]+\.\n$/);
-    return r.stderr;
+    expect(r.stderr).toMatch(/^\{[^\n]+\}\n$/);
+    const { error } = JSON.parse(r.stderr) as { error: { message: string; exit: number } };
+    expect(error.exit).toBe(2);
+    expect(error.message).toMatch(/^[^\n]+\.$/);
+    return `mdevsim: ${error.message}\n`; // the sentence as it reads without --json
+
   }
 
   it('serve refuses a world-writable or foreign-owned socket directory and creates no socket in it', async () => {

@@ -11,17 +11,8 @@ import {
   fourccName,
   pixelFormat,
 } from '../../../src/display/formats.ts';
-import {
-  PlaneError,
-  boundingRect,
-  cropRgba,
-  damage,
-  planeLayout,
-  planeToRgba,
-  type PlaneSource,
-  type Rect,
-  type RgbaImage,
-} from '../../../src/display/image.ts';
+import { PlaneError, planeLayout, planeToRgba, type PlaneSource, type RgbaImage } from '../../../src/display/pixels.ts';
+import { boundingRect, cropRgba, damage, type Rect } from '../../../src/display/damage.ts';
 import { displayStateFromDmabuf, displayStateFromPlane, noPlane, renderDisplay } from '../../../src/display/no-plane.ts';
 import { EMPTY_PLANE } from '../../../src/vfio/gfx.ts';
 import type { DmabufExport, GfxPlaneInfo } from '../../../src/vfio/device.ts';

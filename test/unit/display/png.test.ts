@@ -7,12 +7,11 @@ import {
   PNG_SIGNATURE,
   crc32Js,
   planeToPng,
-  planeToRgba,
   pngPackerOptions,
   rgbaToPng,
   type PngOptions,
-  type RgbaImage,
-} from '../../../src/display/image.ts';
+} from '../../../src/display/png.ts';
+import { planeToRgba, type RgbaImage } from '../../../src/display/pixels.ts';
 import { DRM_FORMAT_BGRX8888, DRM_FORMAT_XRGB8888 } from '../../../src/vfio/uapi.ts';
 
 // (ImageMagick's `convert` on this machine is a stand-in; pngjs is the only decoder used.)

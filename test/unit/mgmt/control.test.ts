@@ -14,7 +14,7 @@ import { Manager } from '../../../src/mgmt/manager.ts';
 import { ControlClient, ControlError, ControlServer } from '../../../src/mgmt/control.ts';
 import { FrameReader, FrameSizeError, MAX_CONTROL_FRAME, encodeFrame } from '../../../src/mgmt/control-wire.ts';
 import { frame, raw } from '../../support/control-raw.ts';
-import { DEVICE_TYPES } from '../../../src/mgmt/device-types.ts';
+import { DEVICE_TYPES } from '../../../devices/catalog.ts';
 import { memfdMemoryFactory } from '../../../src/sys/memfd.ts';
 
 describe('FrameReader', () => {

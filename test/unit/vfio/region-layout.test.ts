@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HeapMemory } from '../../../src/sys/memory.ts';
+import { HeapMemory } from '../../../src/vfio/memory.ts';
 import { defineRegionLayout } from '../../../src/vfio/region-layout.ts';
 import { encodeRegionInfo, typeCap } from '../../../src/vfio/region-caps.ts';
 import { VfioError } from '../../../src/util/errors.ts';

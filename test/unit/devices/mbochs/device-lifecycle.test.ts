@@ -16,7 +16,7 @@ import {
   MBOCHS_SHARED_BUDGET,
   type MbochsSnapshot,
 } from '../../../../devices/mbochs/index.ts';
-import { HeapMemory, type Memory, type MemoryFactory } from '../../../../src/sys/memory.ts';
+import { HeapMemory, type Memory, type MemoryFactory } from '../../../../src/vfio/memory.ts';
 import { EMPTY_PLANE } from '../../../../src/vfio/index.ts';
 import { ConfigError, VfioError } from '../../../../src/util/errors.ts';
 import { bootBochsDrm, edidChecksumOk } from '../../../support/guest/bochs-drm.ts';
@@ -360,7 +360,7 @@ describe('close and destroy', () => {
     expect(primary(dev)).toMatchObject({ width: 640, height: 480, regionIndexOrDmabufId: id + 1 });
   });
 
-  it('destroy returns the budget once, closes VRAM at once when nothing is exported, and is idempotent; later calls are EIO', () => {
+  it('destroy returns the budget once, closes VRAM at once when nothing is exported, and is idempotent; later calls are ENODEV', () => {
     const { made, factory } = recording();
     const budget = createMbochsBudget();
     const dev = new MbochsDevice('small', { budget, memory: factory });
@@ -371,10 +371,10 @@ describe('close and destroy', () => {
     expect(dev.destroyed).toBe(true);
     expect(budget.remaining).toBe(256);
     expect(made[0]!.closes).toBe(1);
-    expect(() => dev.info()).toThrow(errno('EIO'));
-    expect(() => dev.regionRead(CONFIG, 0, new Uint8Array(4))).toThrow(errno('EIO'));
-    expect(() => dev.queryGfxPlane(PRIMARY_QUERY)).toThrow(errno('EIO'));
-    expect(() => dev.reset()).toThrow(errno('EIO'));
+    expect(() => dev.info()).toThrow(errno('ENODEV'));
+    expect(() => dev.regionRead(CONFIG, 0, new Uint8Array(4))).toThrow(errno('ENODEV'));
+    expect(() => dev.queryGfxPlane(PRIMARY_QUERY)).toThrow(errno('ENODEV'));
+    expect(() => dev.reset()).toThrow(errno('ENODEV'));
   });
 
   it('destroy with exported dmabufs keeps VRAM until the last handle is released, then closes it exactly once', () => {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { DispiRegisters } from '../../../../devices/mbochs/dispi.ts';
 import { DmabufTable } from '../../../../devices/mbochs/dmabuf.ts';
 import { deriveMode, isMode, sameMode, type Mode } from '../../../../devices/mbochs/mode.ts';
-import { HeapMemory } from '../../../../src/sys/memory.ts';
+import { HeapMemory } from '../../../../src/vfio/memory.ts';
 import type { DmabufExport } from '../../../../src/vfio/device.ts';
 import { FC_SEED, fcParams } from '../fc-seed.ts';
 

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { MDPY_TYPE_LIST, MdpyDevice, createMdpyBudget, type MdpySnapshot, type MdpyType } from '../../../../devices/mdpy/index.ts';
 import type { Quirks } from '../../../../devices/common/options.ts';
 import type { GfxPlaneInfo } from '../../../../src/vfio/device.ts';
-import { HeapMemory, type Memory } from '../../../../src/sys/memory.ts';
+import { HeapMemory, type Memory } from '../../../../src/vfio/memory.ts';
 import { ConfigError, VfioError } from '../../../../src/util/errors.ts';
 import { deviceBus } from '../../../support/guest/bus.ts';
 import { mdpyFbProbe } from '../../../support/guest/mdpy-fb.ts';

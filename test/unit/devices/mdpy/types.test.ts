@@ -12,7 +12,7 @@ import {
   createMdpyBudget,
   mdpyType,
 } from '../../../../devices/mdpy/index.ts';
-import { HeapMemory, type Memory } from '../../../../src/sys/memory.ts';
+import { HeapMemory, type Memory } from '../../../../src/vfio/memory.ts';
 import { ConfigError, VfioError } from '../../../../src/util/errors.ts';
 
 const EUSERS = 87;

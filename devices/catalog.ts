@@ -1,14 +1,17 @@
 /**
  * The mdev types mdevsim offers, by their mdev type names ("mbochs-medium",
- * "mdpy-xga"), and how to create, count and snapshot an instance. This is the
- * composition root: management may import device models; the vfio-user layer
- * never does.
+ * "mdpy-xga"), and how to create, count and snapshot an instance.
+ *
+ * The one door to the device models for the layers that build devices by
+ * type name: management (serve, create) and trace replay, which sits below
+ * management (management records traces) and so cannot ask it. The
+ * vfio-user layer never builds devices.
  */
-import { ConfigError } from '../util/errors.ts';
-import type { MemoryFactory } from '../sys/memory.ts';
-import type { VfioDevice } from '../vfio/device.ts';
-import type { Quirks } from '../../devices/common/options.ts';
-import type { InstanceBudget } from '../../devices/common/budget.ts';
+import { ConfigError } from '../src/util/errors.ts';
+import type { MemoryFactory } from '../src/vfio/memory.ts';
+import type { VfioDevice } from '../src/vfio/device.ts';
+import type { Quirks } from './common/options.ts';
+import type { InstanceBudget } from './common/budget.ts';
 import {
   MDPY_SHARED_BUDGET,
   MDPY_SNAPSHOT_FORMAT,
@@ -16,7 +19,7 @@ import {
   MDPY_TYPE_DESCRIPTORS,
   MdpyDevice,
   type MdpySnapshot,
-} from '../../devices/mdpy/index.ts';
+} from './mdpy/index.ts';
 import {
   MBOCHS_SHARED_BUDGET,
   MBOCHS_SNAPSHOT_FORMAT,
@@ -24,7 +27,7 @@ import {
   MBOCHS_TYPE_DESCRIPTORS,
   MbochsDevice,
   type MbochsSnapshot,
-} from '../../devices/mbochs/index.ts';
+} from './mbochs/index.ts';
 
 export interface CreateOptions {
   readonly name: string;

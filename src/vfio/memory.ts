@@ -2,6 +2,10 @@
  * Guest-visible memory (framebuffers, VRAM) behind one small interface, so a
  * device model does not care whether its bytes live in this process's heap or
  * in a memfd that a vfio-user client maps.
+ *
+ * It lives in the VFIO layer, not beside the native facade, because device
+ * models depend on it and may not reach into src/sys; src/sys/memfd.ts
+ * provides the memfd-backed implementation the server plugs in.
  */
 export interface Memory {
   /** Size in bytes; fixed for the memory's lifetime. */
