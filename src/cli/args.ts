@@ -26,7 +26,7 @@ export interface CommonValues {
 
 export function parseResolution(text: string, what = '--resolution'): Resolution {
   const m = /^(\d{1,5})x(\d{1,5})$/.exec(text);
-  if (!m) throw new UsageError(`${what} must look like 1280x800, not "${text}".`);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new UsageError(`${what} must look like 1280x800, with a width and height of at least 1, not "${text}".`);
   return { width: Number(m[1]), height: Number(m[2]) };
 }
 
@@ -74,7 +74,7 @@ export async function openControl(path: string): Promise<ControlClient> {
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const code = isSysError(err) ? err.code : 'error';
-    throw new Error(`No mdevsim server answers on ${path} (${code}); start one with "mdevsim serve", or point at it with --control PATH or --dir DIR.`);
+    throw Object.assign(new Error(`No mdevsim server answers on ${path} (${code}); start one with "mdevsim serve", or point at it with --control PATH or --dir DIR.`), { code: 'ENOSERVER' });
   }
 }
 

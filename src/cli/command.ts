@@ -61,8 +61,7 @@ export function parseCommand(command: Command, args: string[]): Outcome {
   try {
     parsed = parseArgs({ args, options: { ...command.options, ...HELP }, allowPositionals: true, strict: true });
   } catch (err) {
-    // node:util's messages may add hint lines; the first line is the sentence.
-    throw new UsageError((err instanceof Error ? err.message : String(err)).split('\n')[0]!);
+    throw new UsageError(parseArgsSentence(command.name, err));
   }
   const { help, ...values } = parsed.values;
   if (help === true) return { help: true };
@@ -73,6 +72,17 @@ export function parseCommand(command: Command, args: string[]): Outcome {
     throw new UsageError(`${command.name} ${takes}, not ${got} (see "mdevsim help")`);
   }
   return { help: false, values, positionals: parsed.positionals };
+}
+
+/** node:util's parse errors in our own words (its text quotes unevenly and suggests `--` tricks). */
+function parseArgsSentence(name: string, err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  const option = /'(-{1,2}[^' ]+)'/.exec(message)?.[1] ?? /(-{1,2}[A-Za-z][\w-]*)/.exec(message)?.[1] ?? 'an option';
+  const help = `run "mdevsim ${name} --help" for its options`;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `${name} has no option ${option}; ${help}`;
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return `${option} of ${name} ${/argument missing/.test(message) ? 'needs a value' : 'takes no value'}; ${help}`;
+  return `${name}: cannot read the options (${message.split('\n')[0]!.replace(/['"]/g, '')}); ${help}`;
 }
 
 function synopsis(command: Command): string {

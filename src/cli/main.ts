@@ -6,7 +6,7 @@
  * non-zero exit: 2 for a command line that cannot work, 1 for a refusal.
  * The commands are the rows of src/cli/commands/index.ts.
  */
-import { failureExitCode, runCli, sentence } from './run.ts';
+import { errorCode, failureExitCode, runCli, sentence } from './run.ts';
 
 const argv = process.argv.slice(2);
 try {
@@ -16,7 +16,10 @@ try {
   });
   if (code >= 0) process.exit(code);
 } catch (err) {
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`mdevsim: ${sentence(message)}\n`);
-  process.exit(failureExitCode(err, argv));
+  const message = sentence(err instanceof Error ? err.message : String(err));
+  const exit = failureExitCode(err, argv);
+  // With --json, scripts parse stderr too: the error is one JSON line there.
+  if (argv.includes('--json')) process.stderr.write(JSON.stringify({ error: { code: errorCode(err), message, exit } }) + '\n');
+  else process.stderr.write(`mdevsim: ${message}\n`);
+  process.exit(exit);
 }

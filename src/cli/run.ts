@@ -60,3 +60,10 @@ export function sentence(message: string): string {
   const m = message.trim();
   return /[.!?]$/.test(m) ? m : `${m}.`;
 }
+
+/** The errno-style code of an error for --json output ('EUSAGE' for a command line that cannot work). */
+export function errorCode(err: unknown): string {
+  if (err instanceof UsageError) return 'EUSAGE';
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : err instanceof ConfigError ? 'EINVAL' : 'EIO';
+}

@@ -11,10 +11,11 @@
  *
  * Naming is deterministic: the default name of the n-th instance of a type
  * is `<type>-<n>` (n counts successful creates of that type, as serve has
- * always named its devices), the default UUID is
- * `6d646576-7369-4d00-8000-<12 hex digits of a counter>` (a well-formed
- * version-4 UUID; "mdevsi" in its first bytes; no randomness).
+ * always named its devices). The default UUID is a random version-4 UUID,
+ * so two servers never hand out the same one (a counter did); tests that
+ * need fixed UUIDs inject `ManagerOptions.uuid`.
  */
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { ConfigError, VfioError } from '../util/errors.ts';
 import { logger } from '../util/log.ts';
@@ -55,7 +56,6 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 export const MAX_NAME_LENGTH = 64;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Prefix of the deterministic default UUIDs. */
-export const DEFAULT_UUID_PREFIX = '6d646576-7369-4d00-8000-';
 
 export interface Resolution {
   readonly width: number;
@@ -163,6 +163,8 @@ export interface ManagerOptions {
    * (that connection is served unrecorded) unless replaceRecords.
    */
   readonly record?: string;
+  /** Where default UUIDs come from. @defaultValue crypto.randomUUID (version 4) */
+  readonly uuid?: () => string;
   /** Connection bounds of every device server (src/vfio-user/server.ts SERVER_DEFAULTS). */
   readonly server?: Pick<DeviceServerOptions, 'maxClients' | 'handshakeTimeoutMs' | 'outputLimit' | 'limits'>;
   /** Replace existing trace files of the user's own (`serve --force`). */
@@ -231,7 +233,6 @@ export class Manager {
   readonly #opts: ManagerOptions;
   readonly #instances = new Map<string, Instance>();
   readonly #typeCounters = new Map<string, number>();
-  #uuidCounter = 0;
   #closed = false;
 
   constructor(opts: ManagerOptions) {
@@ -474,10 +475,11 @@ export class Manager {
 
   #defaultUuid(): string {
     for (;;) {
-      const uuid = `${DEFAULT_UUID_PREFIX}${(++this.#uuidCounter).toString(16).padStart(12, '0')}`;
+      const uuid = (this.#opts.uuid ?? randomUUID)().toLowerCase();
       if (!this.#byUuid(uuid)) return uuid;
     }
   }
+
 
   /**
    * Load an EDID for the requested (or default) mode and raise the link, as

@@ -9,14 +9,15 @@
  * draws a rectangle and the page must update exactly those pixels through a
  * patch smaller than the frame; a mode change must resize the canvas.
  *
- * Skips (saying why) when /usr/bin/chromium is missing; scripts/test-deps.sh
- * installs it before `npm test` where it can.
+ * Skips (saying why) when /usr/bin/chromium is missing, and fails under
+ * CI=true; `npm run setup:test` installs it (test/support/system-deps.ts).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { systemTool } from '../../support/system-deps.ts';
 import { PNG } from 'pngjs';
 import { InstanceBudget } from '../../../devices/common/budget.ts';
 import { MbochsDevice } from '../../../devices/mbochs/device.ts';
@@ -26,8 +27,7 @@ import { memfdMemoryFactory } from '../../../src/sys/memfd.ts';
 import { BochsDrm, bootBochsDrm } from '../../support/guest/bochs-drm.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`live-view browser test skipped: ${CHROMIUM} not found (scripts/test-deps.sh installs Debian's chromium)`);
+const haveChromium = systemTool(CHROMIUM, ['--version'], 'the live-view browser test');
 
 const W = 640;
 const H = 480;

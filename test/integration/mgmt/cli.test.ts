@@ -233,13 +233,17 @@ describe('filesystem trust', () => {
     chmodSync(d, mode); // mkdir's mode passes through the umask
     return d;
   };
-  /** serve that must refuse to start: exit 2, one sentence on stderr, nothing on stdout. */
+  /** serve that must refuse to start: exit 2, one sentence on stderr (a JSON line, as --json asks), nothing on stdout; returns the plain-text form. */
   async function refusedServe(args: string[]): Promise<string> {
     const r = await run(['serve', '--json', ...args]);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^mdevsim: [^\n]+\.\n$/);
-    return r.stderr;
+    expect(r.stderr).toMatch(/^\{[^\n]+\}\n$/);
+    const { error } = JSON.parse(r.stderr) as { error: { message: string; exit: number } };
+    expect(error.exit).toBe(2);
+    expect(error.message).toMatch(/^[^\n]+\.$/);
+    return `mdevsim: ${error.message}\n`; // the sentence as it reads without --json
+
   }
 
   it('serve refuses a world-writable or foreign-owned socket directory and creates no socket in it', async () => {

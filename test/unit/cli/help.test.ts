@@ -68,9 +68,21 @@ describe('mdevsim <command> --help', () => {
     for (const [i, c] of COMMANDS.entries()) expect(runs[i]).toEqual({ code: 0, stdout: commandUsage(c), stderr: '' });
   });
 
-  it('an unknown option still fails as before, exit 2 with one sentence', async () => {
+  it('an unknown option fails with exit 2 and our own sentence naming the option and the help command', async () => {
     const r = await cli(['list', '--bogus']);
     expect(r).toMatchObject({ code: 2, stdout: '' });
-    expect(r.stderr).toMatch(/^mdevsim: Unknown option '--bogus'.*\.\n$/);
+    expect(r.stderr).toBe('mdevsim: list has no option --bogus; run "mdevsim list --help" for its options.\n');
+  });
+
+  it('with --json, an error is one JSON line on stderr with its code, sentence and exit code', async () => {
+    const r = await cli(['list', '--json', '--bogus']);
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(JSON.parse(r.stderr)).toEqual({ error: { code: 'EUSAGE', message: 'list has no option --bogus; run "mdevsim list --help" for its options.', exit: 2 } });
+  });
+
+  it('a resolution of 0x0 is refused on the command line like any other malformed one (exit 2)', async () => {
+    const r = await cli(['set-resolution', 'mbochs-small-0', '0x0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/with a width and height of at least 1, not "0x0"/);
   });
 });

@@ -6,21 +6,15 @@
  * adds a "Native Video Resolution:" section. Skipped when the binary is not
  * installed (`apt-get install edid-decode`).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateEdid, type EdidOptions } from '../../../src/display/edid.ts';
+import { systemTool } from '../../support/system-deps.ts';
 
-/** 'edid-decode' when it runs from PATH, else undefined. */
-function findEdidDecode(): string | undefined {
-  const r = spawnSync('edid-decode', ['--help'], { stdio: 'ignore' });
-  return r.error ? undefined : 'edid-decode';
-}
-
-const edidDecode = findEdidDecode();
-if (!edidDecode) console.warn('edid-decode not installed: skipping the edid-decode conformity tests (apt-get install edid-decode).');
+const edidDecode = systemTool('edid-decode', ['--help'], 'the edid-decode conformity tests') ? 'edid-decode' : undefined;
 
 const dir = mkdtempSync(join(tmpdir(), 'mdevsim-edid-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -113,18 +113,33 @@ describe('types()', () => {
 });
 
 describe('create / list / remove', () => {
-  it('names and UUIDs are deterministic; the socket is <dir>/<name>.sock', () => {
+  it('names are deterministic, default UUIDs are distinct random v4 ones; the socket is <dir>/<name>.sock', () => {
     const a = m.create({ type: 'mbochs-small' });
     const b = m.create({ type: 'mbochs-small', name: 'mine' });
     const c = m.create({ type: 'mbochs-small' });
     expect([a.name, b.name, c.name]).toEqual(['mbochs-small-0', 'mine', 'mbochs-small-2']);
-    expect([a.uuid, b.uuid, c.uuid]).toEqual([
-      '6d646576-7369-4d00-8000-000000000001', '6d646576-7369-4d00-8000-000000000002', '6d646576-7369-4d00-8000-000000000003',
-    ]);
+    for (const u of [a.uuid, b.uuid, c.uuid]) expect(u).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set([a.uuid, b.uuid, c.uuid]).size).toBe(3);
     expect(a.socket).toBe(join(dir, 'mbochs-small-0.sock'));
     expect(m.list().map((i) => i.name)).toEqual(['mbochs-small-0', 'mine', 'mbochs-small-2']);
     expect(m.remove('mine')).toEqual({ name: 'mine', uuid: b.uuid });
     expect(m.list().map((i) => i.name)).toEqual(['mbochs-small-0', 'mbochs-small-2']);
+  });
+
+  it('two managers hand out different default UUIDs; an injected source gives fixed ones', () => {
+    const other = new Manager({ dir: mkdtempSync(join(tmpdir(), 'mdevsim-uuid-')) });
+    try {
+      expect(other.create({ type: 'mbochs-small' }).uuid).not.toBe(m.create({ type: 'mbochs-small' }).uuid);
+    } finally {
+      other.close();
+    }
+    let n = 0;
+    const fixed = new Manager({ dir: mkdtempSync(join(tmpdir(), 'mdevsim-uuid-')), uuid: () => `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}` });
+    try {
+      expect(fixed.create({ type: 'mbochs-small' }).uuid).toBe('00000000-0000-4000-8000-000000000001');
+    } finally {
+      fixed.close();
+    }
   });
 
   it('refuses bad arguments with one sentence each, creating nothing', () => {
