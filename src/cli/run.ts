@@ -6,6 +6,7 @@ import { commandUsage, parseCommand, topUsage, UsageError, type Io } from './com
 import { COMMANDS, findCommand } from './commands/index.ts';
 import { controlSocketPath, defaultSocketDir } from './paths.ts';
 import { ConfigError } from '../util/errors.ts';
+import { packageVersion } from '../util/package-root.ts';
 
 export function usage(): string {
   return topUsage(COMMANDS, [
@@ -24,6 +25,10 @@ function unknown(name: string): UsageError {
 /** Runs one command line: the exit code, or -1 when the command keeps running (serve). */
 export async function runCli(argv: readonly string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V') {
+    io.out(packageVersion());
+    return 0;
+  }
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     const about = name === 'help' ? rest[0] : undefined;
     if (about === undefined) {

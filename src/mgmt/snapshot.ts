@@ -17,7 +17,7 @@
  * config-space image, EDID blob) travel as msgpack bin and decode as
  * Uint8Array again; the device snapshots hold no bigint.
  */
-import { readFileSync } from 'node:fs';
+import { packageVersion } from '../util/package-root.ts';
 import { decode, encode } from '@msgpack/msgpack';
 import { ConfigError } from '../util/errors.ts';
 import { showSent } from '../pci/format.ts';
@@ -39,15 +39,9 @@ export interface SnapshotRecord {
   readonly device: object;
 }
 
-let cachedVersion: string | undefined;
-
-/** mdevsim's version, from package.json. */
+/** mdevsim's version, from the package's package.json (see src/util/package-root.ts). */
 export function mdevsimVersion(): string {
-  if (cachedVersion === undefined) {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-    cachedVersion = typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-  }
-  return cachedVersion;
+  return packageVersion();
 }
 
 /** The snapshot layout this build writes (and the only one it reads) for a type's family. */

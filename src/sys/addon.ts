@@ -9,7 +9,8 @@
  * socket.ts, eventfd.ts. See docs/native.md.
  */
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../util/package-root.ts';
 
 /** Readiness callback of a {@link NativeWatcher}. */
 export type WatcherCallback = (
@@ -94,7 +95,7 @@ export interface NativeMappingStats {
   readonly bytes: number;
 }
 
-/** Everything native/build/Release/mdevsim_native.node exports. */
+/** Everything mdevsim_native.node (native/build/Release or a prebuild) exports. */
 export interface NativeAddon {
   readonly abiVersion: number;
   readonly constants: NativeConstants;
@@ -193,10 +194,36 @@ export const NATIVE_EXPORTS = {
   Watcher: 'function',
 } as const satisfies { readonly [K in keyof NativeAddon]: 'number' | 'object' | 'function' };
 
-/** Where the addon is loaded from; MDEVSIM_NATIVE overrides (an absolute path to a .node file). */
-export const NATIVE_PATH: string =
-  process.env['MDEVSIM_NATIVE'] ??
-  fileURLToPath(new URL('../../native/build/Release/mdevsim_native.node', import.meta.url));
+/** Resolves the addon file in a directory holding binding.gyp (node-gyp-build's lookup). */
+type NodeGypBuildResolve = (dir: string) => string;
+
+/**
+ * Where the addon is loaded from. `MDEVSIM_NATIVE` overrides (an absolute
+ * path to a .node file). Otherwise node-gyp-build looks in the package's
+ * native/ directory (the one with binding.gyp), in this order:
+ * native/build/Release (a checkout's `npm run build:native`, or the fallback
+ * compile of an install that had no fitting prebuild), then
+ * native/prebuilds/<platform>-<arch>/ (the binaries `npm pack` ships, tagged
+ * napi and glibc/musl). The package root is found from package.json, so the
+ * sources (src/sys/) and the build (dist/src/sys/) agree.
+ */
+function resolveNativePath(): string {
+  const override = process.env['MDEVSIM_NATIVE'];
+  if (override !== undefined) return override;
+  const nativeDir = join(packageRoot(), 'native');
+  const resolve = (createRequire(import.meta.url)('node-gyp-build') as { resolve: NodeGypBuildResolve }).resolve;
+  try {
+    return resolve(nativeDir);
+  } catch (cause) {
+    throw new Error(
+      `mdevsim: no native addon for this platform in ${nativeDir} (neither build/Release nor a prebuild fits); ` +
+        'build it with `npm rebuild mdevsim` (needs a C++ toolchain), or in a checkout `npm run build:native`',
+      { cause },
+    );
+  }
+}
+
+export const NATIVE_PATH: string = resolveNativePath();
 
 function load(): NativeAddon {
   const require = createRequire(import.meta.url);
@@ -205,8 +232,8 @@ function load(): NativeAddon {
     loaded = require(NATIVE_PATH);
   } catch (cause) {
     throw new Error(
-      `mdevsim: cannot load the native addon ${NATIVE_PATH}; build it with ` +
-        '`npm install` (runs node-gyp rebuild --directory native)',
+      `mdevsim: cannot load the native addon ${NATIVE_PATH}; rebuild it ` +
+        '(`npm rebuild mdevsim`, or in a checkout `npm run build:native`)',
       { cause },
     );
   }
