@@ -4,7 +4,13 @@
 //   new Watcher(fd, callback)        callback(status, events, nread)
 //   start(events) / stop() / close() (UV_READABLE | UV_WRITABLE | UV_DISCONNECT)
 //   setRecv(buffer, maxFds, fdsOut, status) / setRecv(null)
+//                                    fdsOut and status may be views on the
+//                                    front of buffer: bytes then land after
+//                                    them (cheaper drains, see DrainNow)
 //   drain()                          one drain now, as a wake does; nread or -1
+//   sendDrain(bytes)                 sendmsg(bytes), then, if all of it went,
+//                                    drain() as above: one crossing for a
+//                                    reply and the read after it
 //   ref() / unref()                  keep / do not keep the event loop alive
 //
 // In receive mode a readable wake drains the socket with DrainRecv *before*
@@ -16,7 +22,10 @@
 // GC cannot collect a watcher that may still fire. close() releases the
 // uv handle (freed in the close callback), the callback and the buffers; the
 // destructor and an env cleanup hook do the same if close() was never called.
+#include <sys/socket.h>
 #include <uv.h>
+
+#include <cerrno>
 
 #include <memory>
 
@@ -36,6 +45,7 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
                            InstanceMethod<&Watcher::Close>("close"),
                            InstanceMethod<&Watcher::SetRecv>("setRecv"),
                            InstanceMethod<&Watcher::Drain>("drain"),
+                           InstanceMethod<&Watcher::SendDrain>("sendDrain"),
                            InstanceMethod<&Watcher::RefLoop>("ref"),
                            InstanceMethod<&Watcher::UnrefLoop>("unref"),
                        });
@@ -108,10 +118,7 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
 
   Napi::Value SetRecv(const Napi::CallbackInfo& info) {
     if (info[0].IsNull() || info[0].IsUndefined()) {
-      recv_ = false;
-      buffer_.Reset();
-      fdsOut_.Reset();
-      status_.Reset();
+      ClearRecv();
       return info.Env().Undefined();
     }
     Napi::ArrayBuffer buffer;
@@ -137,12 +144,56 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
       ThrowRangeError(info.Env(), "Watcher.setRecv", "status", "must have RECV_STATUS_LEN elements");
       return Napi::Value();
     }
+    // fdsOut and status may be views on the front of buffer itself: then
+    // bytes land after both, and one query of buffer per drain (is it still
+    // attached?) vouches for all three.
+    uint8_t* base = static_cast<uint8_t*>(buffer.Data());
+    const size_t len = buffer.ByteLength();
+    const uint8_t* fdsBytes = reinterpret_cast<const uint8_t*>(fdsOut);
+    const uint8_t* stBytes = reinterpret_cast<const uint8_t*>(status);
+    const bool stInside = stBytes >= base && stBytes < base + len;
+    // An empty fdsOut has no memory to share: it goes with status.
+    const bool fdsInside = fdsCap == 0 ? stInside : fdsBytes >= base && fdsBytes < base + len;
+    size_t recvAt = 0;
+    if (fdsInside || stInside) {
+      const size_t fdsBegin = fdsCap == 0 ? 0 : fdsBytes - base;
+      const size_t fdsEnd = fdsCap == 0 ? 0 : fdsBegin + fdsCap * sizeof(int32_t);
+      const size_t stBegin = stBytes - base, stEnd = stBegin + statusLen * sizeof(int32_t);
+      if (!fdsInside || !stInside || (fdsBegin < stEnd && stBegin < fdsEnd)) {
+        ThrowRangeError(info.Env(), "Watcher.setRecv", "fdsOut",
+                        "and status must both be views on buffer (not overlapping) or neither");
+        return Napi::Value();
+      }
+      recvAt = fdsEnd > stEnd ? fdsEnd : stEnd;
+      if (recvAt >= len) {
+        ThrowRangeError(info.Env(), "Watcher.setRecv", "buffer", "must have room for bytes after fdsOut and status");
+        return Napi::Value();
+      }
+    }
     buffer_ = Napi::Persistent(buffer);
     fdsOut_ = Napi::Persistent(info[2].As<Napi::Int32Array>());
     status_ = Napi::Persistent(info[3].As<Napi::Int32Array>());
     maxFds_ = static_cast<int>(maxFds);
+    shared_ = recvAt > 0;
+    base_ = base;
+    len_ = len;
+    recvAt_ = recvAt;
+    fdsPtr_ = fdsOut;
+    fdsLen_ = fdsCap;
+    stPtr_ = status;
     recv_ = true;
     return info.Env().Undefined();
+  }
+
+  void ClearRecv() {
+    recv_ = false;
+    shared_ = false;
+    base_ = nullptr;
+    fdsPtr_ = nullptr;
+    stPtr_ = nullptr;
+    buffer_.Reset();
+    fdsOut_.Reset();
+    status_.Reset();
   }
 
   Napi::Value RefLoop(const Napi::CallbackInfo& info) {
@@ -173,10 +224,7 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
       napi_remove_env_cleanup_hook(Env(), CleanupHook, this);
       hook_ = false;
     }
-    recv_ = false;
-    buffer_.Reset();
-    fdsOut_.Reset();
-    status_.Reset();
+    ClearRecv();
     callback_.Reset();
     Unpin();
   }
@@ -197,12 +245,20 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
 
   // One DrainRecv into the setRecv buffers; their status array, or nullptr
   // when not in receive mode or a buffer is unusable (detached, too short).
-  // Re-reads the pointers every time: JS may have detached a buffer. Raw
-  // napi calls: one query per array (Napi's accessors repeat it).
+  // JS may have detached a buffer, so it is checked every time. With fdsOut
+  // and status inside buffer (shared_), buffer still being the same memory
+  // vouches for all three and the pointers from setRecv are used: one query.
+  // Otherwise each array is queried (raw napi: Napi's accessors repeat it).
   int32_t* DrainNow(napi_env env) {
     if (!recv_ || handle_ == nullptr) return nullptr;
     void* buf = nullptr;
     size_t cap = 0;
+    if (shared_) {
+      if (napi_get_arraybuffer_info(env, buffer_.Value(), &buf, &cap) != napi_ok || buf != base_ || cap != len_)
+        return nullptr;
+      DrainRecv(fd_, base_ + recvAt_, len_ - recvAt_, maxFds_, maxFds_ > 0 ? fdsPtr_ : nullptr, fdsLen_, stPtr_);
+      return stPtr_;
+    }
     void* fdsData = nullptr;
     size_t fdsLen = 0;
     void* stData = nullptr;
@@ -225,6 +281,39 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
   Napi::Value Drain(const Napi::CallbackInfo& info) {
     int32_t* s = DrainNow(info.Env());
     return Napi::Number::New(info.Env(), s == nullptr ? -1 : s[kRecvNread]);
+  }
+
+  // sendDrain(bytes) -> bytes written by one sendmsg (no fds), or -1 when
+  // nothing could be written (EAGAIN). Only when everything was written does
+  // it drain as drain() does (status filled); otherwise the status array is
+  // untouched. A send error throws like sendmsg() does (Error{code, errno,
+  // syscall}); read errors land in the status array as on a wake.
+  Napi::Value SendDrain(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    void* p = nullptr;
+    size_t len = 0;
+    napi_typedarray_type type;
+    if (info.Length() < 1 ||
+        napi_get_typedarray_info(env, info[0], &type, &len, &p, nullptr, nullptr) != napi_ok ||
+        type != napi_uint8_array) {
+      ThrowTypeError(info.Env(), "Watcher.sendDrain", "bytes", "a Uint8Array");
+      return Napi::Value();
+    }
+    if (handle_ == nullptr) {
+      ThrowErrno(info.Env(), "sendmsg", EBADF);
+      return Napi::Value();
+    }
+    if (len == 0) return Napi::Number::New(info.Env(), 0);
+    ssize_t n;
+    do n = send(fd_, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(info.Env(), -1);
+      ThrowErrno(info.Env(), "sendmsg", errno);
+      return Napi::Value();
+    }
+    if (static_cast<size_t>(n) == len) DrainNow(env);
+    return Napi::Number::New(info.Env(), static_cast<double>(n));
   }
 
   static void OnPoll(uv_poll_t* h, int status, int events) {
@@ -268,6 +357,15 @@ class Watcher : public Napi::ObjectWrap<Watcher> {
   bool hook_ = false;
   bool recv_ = false;
   int maxFds_ = 0;
+  // setRecv's pointers, used as they are while buffer_ is still base_/len_
+  // (shared_: fdsOut and status are views on its front; bytes go at recvAt_).
+  bool shared_ = false;
+  uint8_t* base_ = nullptr;
+  size_t len_ = 0;
+  size_t recvAt_ = 0;
+  int32_t* fdsPtr_ = nullptr;
+  size_t fdsLen_ = 0;
+  int32_t* stPtr_ = nullptr;
   Napi::Reference<Napi::ArrayBuffer> buffer_;
   Napi::Reference<Napi::Int32Array> fdsOut_;
   Napi::Reference<Napi::Int32Array> status_;

@@ -34,7 +34,10 @@ export interface NativeWatcher {
   close(): void;
   /**
    * Receive mode: every readable wake drains the socket into `buffer` (from
-   * offset 0) before the callback runs. `null` turns it off.
+   * offset 0) before the callback runs. `null` turns it off. `fdsOut` and
+   * `status` may instead both be (non-overlapping) views on the front of
+   * `buffer`: bytes then go after the later of the two, and each drain
+   * checks `buffer` only (one query instead of three).
    */
   setRecv(buffer: ArrayBuffer, maxFds: number, fdsOut: Int32Array, status: Int32Array): void;
   setRecv(buffer: null): void;
@@ -44,6 +47,13 @@ export interface NativeWatcher {
    * -1 when not in receive mode.
    */
   drain(): number;
+  /**
+   * Receive mode: one sendmsg of `bytes` (no fds) and, only if the kernel took
+   * all of them, drain() right after, in the same native call. Returns the
+   * bytes written (-1: EAGAIN, nothing written); status is filled only when
+   * everything went. A send error throws a SysError, as sendmsg() does.
+   */
+  sendDrain(bytes: Uint8Array): number;
   /** Keep (default) / stop keeping the event loop alive while started. */
   ref(): void;
   unref(): void;

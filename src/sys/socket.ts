@@ -156,7 +156,9 @@ export class UnixSocket extends EventEmitter<UnixSocketEvents> {
   #paused = false;
   #events = 0;
   readonly #watcher: NativeWatcher;
+  /** status, fdsOut, then the received bytes from #recvAt on. */
   readonly #buffer: ArrayBuffer;
+  readonly #recvAt: number;
   readonly #maxFds: number;
   readonly #fdsOut: Int32Array;
   readonly #status: Int32Array;
@@ -169,10 +171,14 @@ export class UnixSocket extends EventEmitter<UnixSocketEvents> {
   private constructor(fd: OwnedFd, options: SocketOptions) {
     super();
     const { maxFds, readBufferSize } = checkOptions(options);
-    this.#buffer = new ArrayBuffer(readBufferSize);
+    // One ArrayBuffer: status, then room for the fds, then the bytes. The
+    // native drain then checks a single buffer instead of querying three.
+    const fdsLen = Math.max(maxFds, 1);
+    this.#recvAt = (C.RECV_STATUS_LEN + fdsLen) * Int32Array.BYTES_PER_ELEMENT;
+    this.#buffer = new ArrayBuffer(this.#recvAt + readBufferSize);
     this.#maxFds = maxFds;
-    this.#fdsOut = new Int32Array(Math.max(maxFds, 1));
-    this.#status = new Int32Array(C.RECV_STATUS_LEN);
+    this.#status = new Int32Array(this.#buffer, 0, C.RECV_STATUS_LEN);
+    this.#fdsOut = new Int32Array(this.#buffer, C.RECV_STATUS_LEN * Int32Array.BYTES_PER_ELEMENT, fdsLen);
     // uv_poll_init also sets O_NONBLOCK; sendmsg/recvmsg pass MSG_DONTWAIT anyway.
     this.#watcher = new native.Watcher(fd.fd, (status, events, nread) => this.#onPoll(status, events, nread));
     try {
@@ -289,6 +295,42 @@ export class UnixSocket extends EventEmitter<UnixSocketEvents> {
     if (this.#closed) return false;
     const nread = this.#watcher.drain();
     if (nread < 0) throw new Error('UnixSocket.readNow: the watcher is not in receive mode'); // cannot happen: set in the constructor
+    return this.#afterDrain(nread);
+  }
+
+  /**
+   * send(bytes) (no fds), then readNow() if the kernel took all of it: both
+   * in one native call. Returns what readNow() returns; false without reading
+   * when the bytes were (partly) queued or the socket is closed. Send
+   * failures close the socket exactly as send() does.
+   */
+  sendAndReadNow(bytes: Uint8Array): boolean {
+    if (this.#closed) return false;
+    const total = bytes.byteLength;
+    if (total === 0) return this.#queue.length > 0 ? false : this.readNow();
+    if (this.#queue.length > 0) {
+      this.#enqueue(bytes, 0, undefined);
+      return false;
+    }
+    let sent: number;
+    try {
+      sent = this.#watcher.sendDrain(bytes);
+    } catch (error) {
+      const sys = toSysError(error);
+      if (sys === undefined) throw error; // argument error: the caller's bug
+      this.#shutdown(HANGUP_CODES.includes(sys.code) ? 'hangup' : 'error', sys);
+      return false;
+    }
+    if (sent !== total) {
+      this.#enqueue(bytes, Math.max(sent, 0), undefined);
+      this.#updatePoll();
+      return false;
+    }
+    return this.#afterDrain(this.#status[C.RECV_NREAD]!);
+  }
+
+  /** The end of readNow(): false (nothing emitted) when the drain found nothing at all. */
+  #afterDrain(nread: number): boolean {
     const st = this.#status;
     if (nread === 0 && st[C.RECV_FLAGS] === 0 && st[C.RECV_ERRNO] === 0 && st[C.RECV_NFDS] === 0) return false;
     this.#onDrained(nread);
@@ -434,7 +476,7 @@ export class UnixSocket extends EventEmitter<UnixSocketEvents> {
   #onPollError(status: number): void {
     let errno = -status;
     try {
-      this.#onDrained(native.recvmsg(this.#fd, this.#buffer, 0, this.#maxFds, this.#fdsOut, this.#status));
+      this.#onDrained(native.recvmsg(this.#fd, this.#buffer, this.#recvAt, this.#maxFds, this.#fdsOut, this.#status));
       if (this.#closed) return;
       errno = native.socketError(this.#fd) || errno;
     } catch (error) {
@@ -479,7 +521,7 @@ export class UnixSocket extends EventEmitter<UnixSocketEvents> {
   #view(n: number): Uint8Array {
     const last = this.#lastView;
     if (last !== undefined && last.length === n) return last;
-    const view = new Uint8Array(this.#buffer, 0, n);
+    const view = new Uint8Array(this.#buffer, this.#recvAt, n);
     this.#lastView = view;
     return view;
   }

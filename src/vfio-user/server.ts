@@ -385,17 +385,19 @@ export class DeviceServer {
             active.readAheadSkip--;
             break;
           }
-          if (pos > 0) socket.send(outView(active, pos));
-          pos = 0;
-          if (socket.queuedBytes > 0 || !this.#active.has(active)) break;
+          // The replies and the read after them: one native call.
           active.readingAhead = true;
+          const replies = pos;
+          pos = 0;
           let got: boolean;
           try {
-            got = socket.readNow();
+            if (replies > 0) got = socket.sendAndReadNow(outView(active, replies));
+            else got = socket.queuedBytes > 0 ? false : socket.readNow();
           } finally {
             active.readingAhead = false;
           }
           if (!this.#active.has(active)) return; // dropped while reading (MSG_CTRUNC)
+          if (socket.queuedBytes > 0) break; // replies queued: nothing was read
           if (!got) {
             active.readAheadSkip = active.readAheadBackoff;
             active.readAheadBackoff = Math.min(active.readAheadBackoff * 2 + 1, READ_AHEAD_MAX_SKIP);

@@ -228,6 +228,79 @@ describe('UnixSocket over a socketpair', () => {
     });
   });
 
+  it('sendAndReadNow() sends, then reads as readNow() does; it does not read when the bytes were queued; a failed send closes', async () => {
+    await expectNoFdLeak(async () => {
+      const [a, b] = socketpair();
+      const atA: number[][] = [];
+      const atB: number[][] = [];
+      a.on('data', (bytes) => atA.push([...bytes]));
+      b.on('data', (bytes) => atB.push([...bytes]));
+      a.pause();
+      b.pause();
+      expect(a.sendAndReadNow(new Uint8Array([1, 2]))).toBe(false); // sent, nothing to read
+      expect(b.sendAndReadNow(new Uint8Array([3]))).toBe(true); // sent, and a's bytes were there
+      expect(atB).toEqual([[1, 2]]);
+      expect(a.readNow()).toBe(true);
+      expect(atA).toEqual([[3]]);
+      // Fill b's receive queue until a's sends queue: then nothing is read.
+      const big = new Uint8Array(64 * 1024);
+      while (a.send(big));
+      const queued = a.queuedBytes;
+      b.send(new Uint8Array([4]));
+      expect(a.sendAndReadNow(new Uint8Array([5]))).toBe(false);
+      expect(a.queuedBytes).toBe(queued + 1);
+      expect(atA).toEqual([[3]]);
+      const aClosed = once(a, 'close');
+      a.close();
+      // Sending to a closed peer: the socket closes ('hangup'), nothing throws.
+      const [c, d] = socketpair();
+      const closed = once(c, 'close') as Promise<[CloseInfo]>;
+      d.close();
+      await once(d, 'close');
+      expect(c.sendAndReadNow(new Uint8Array([6]))).toBe(false);
+      expect(c.closed).toBe(true);
+      expect((await closed)[0]).toMatchObject({ reason: 'hangup' });
+      expect(c.sendAndReadNow(new Uint8Array([7]))).toBe(false);
+      await aClosed;
+      b.close();
+      await once(b, 'close');
+    });
+  });
+
+  it('Watcher.setRecv: fdsOut and status on the front of the buffer; bytes land after them; a detached buffer is never written', () => {
+    const [x, y] = native.socketpair();
+    const w = new native.Watcher(x, () => {});
+    try {
+      const buffer = new ArrayBuffer(64);
+      const status = new Int32Array(buffer, 0, C.RECV_STATUS_LEN);
+      const fdsOut = new Int32Array(buffer, C.RECV_STATUS_LEN * 4, 2);
+      const recvAt = (C.RECV_STATUS_LEN + 2) * 4;
+      // Both views inside or neither; not overlapping; room left for bytes.
+      expect(() => w.setRecv(buffer, 2, new Int32Array(2), status)).toThrow(RangeError);
+      expect(() => w.setRecv(buffer, 2, new Int32Array(buffer, 4, 2), status)).toThrow(RangeError);
+      expect(() => w.setRecv(buffer, 2, new Int32Array(buffer, 60, 1), status)).toThrow(RangeError); // room for 1 fd < maxFds
+      expect(() => w.setRecv(buffer, 1, new Int32Array(buffer, 60, 1), status)).toThrow(RangeError); // no room for bytes
+      w.setRecv(buffer, 2, fdsOut, status);
+      expect(native.sendmsg(y, new Uint8Array([1, 2, 3]), null)).toBe(3);
+      expect(w.drain()).toBe(3);
+      expect(status[C.RECV_NREAD]).toBe(3);
+      expect([...new Uint8Array(buffer, recvAt, 4)]).toEqual([1, 2, 3, 0]);
+      expect([...new Uint8Array(buffer, 0, recvAt)].some((b, i) => i >= C.RECV_STATUS_LEN * 4 && b !== 0)).toBe(false);
+      structuredClone(buffer, { transfer: [buffer] });
+      expect(buffer.byteLength).toBe(0);
+      expect(native.sendmsg(y, new Uint8Array([4]), null)).toBe(1);
+      expect(w.drain()).toBe(-1); // detached: nothing read, nothing written
+      const other = new ArrayBuffer(16);
+      w.setRecv(other, 0, new Int32Array(0), new Int32Array(C.RECV_STATUS_LEN));
+      expect(w.drain()).toBe(1);
+      expect(new Uint8Array(other)[0]).toBe(4);
+    } finally {
+      w.close();
+      native.close(x);
+      native.close(y);
+    }
+  });
+
   it('validates options', () => {
     expect(() => socketpair({ maxFds: 254 })).toThrow(RangeError);
     expect(() => socketpair({ readBufferSize: 0 })).toThrow(RangeError);
