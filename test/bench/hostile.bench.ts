@@ -38,12 +38,15 @@ async function victim(serve: ServeProcess, started: () => void, done: () => Prom
   return { n: samples.length, worst: s.max, p99: s.p99 };
 }
 
+/** An attack's own figure (perMapUs: the DMA fill's cost per map). */
+interface Figure { readonly figure: string; readonly value: number; readonly perMapUs?: number }
+
 interface Attack {
   readonly name: string;
   readonly args?: string[];
   readonly nofile?: number;
   /** Runs the attack; resolves with its own figure. */
-  run(serve: ServeProcess): Promise<{ figure: string; value: number }>;
+  run(serve: ServeProcess): Promise<Figure>;
 }
 
 const attacks: Attack[] = [
@@ -70,7 +73,7 @@ const attacks: Attack[] = [
       await a.untilReplies(65537);
       const ms = performance.now() - t;
       a.close();
-      return { figure: 'fill time ms (µs per map)', value: Math.round(ms * 10) / 10, perMapUs: (ms * 1000) / 65536 } as { figure: string; value: number };
+      return { figure: 'fill time ms (µs per map)', value: Math.round(ms * 10) / 10, perMapUs: (ms * 1000) / 65536 };
     },
   },
   {
@@ -144,9 +147,9 @@ export default async function main(): Promise<void> {
     try {
       const pid = serve.child.pid!;
       const before = memoryOf(pid).hwm;
-      let running: Promise<unknown> = Promise.resolve();
+      let running: Promise<Figure> = Promise.resolve({ figure: '', value: 0 });
       const v = await victim(serve, () => { running = attack.run(serve); }, () => running);
-      const r = (await running) as { figure: string; value: number; perMapUs?: number };
+      const r = await running;
       const growth = (memoryOf(pid).hwm - before) / MIB;
       rows.push({
         attack: attack.name, 'peak RSS growth MiB': Math.round(growth * 10) / 10,

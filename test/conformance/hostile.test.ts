@@ -175,7 +175,7 @@ describe('hostile clients against a serve process', () => {
     attacker.close();
   });
 
-  it('control connections announcing 60 MiB frames: one may hold the large-frame allowance, the rest get EBUSY; memory stays bounded and list() answers', async () => {
+  it('control connections announcing 60 MiB frames: one may hold the large-frame allowance, the rest are refused (an EBUSY reply, or the reset that overtook it); memory stays bounded and list() answers', async () => {
     serve = await startServe();
     const pid = serve.child.pid!;
     const before = memoryOf(pid);
