@@ -11,7 +11,7 @@ import type { RgbaImage } from './pixels.ts';
 /** The placeholder's size for a device that never had a mode (VGA's 640x480, which every viewer shows whole). */
 export const PLACEHOLDER_SIZE: Readonly<{ width: number; height: number }> = Object.freeze({ width: 640, height: 480 });
 
-/** Largest width or height renderPlaceholder accepts (a 1 GiB image; no display here is larger). */
+/** Largest width or height renderPlaceholder accepts: 16384² RGBA is 1 GiB, the most one call allocates. */
 export const PLACEHOLDER_MAX_SIDE = 16384;
 
 /** The placeholder's colours, RGB. */
@@ -137,13 +137,13 @@ const ASCII_GLYPHS: readonly (readonly number[])[] = [
   [0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04, 0x00, 0x00], // 0x7c |
   [0x18, 0x04, 0x04, 0x02, 0x04, 0x04, 0x18, 0x00, 0x00], // 0x7d }
   [0x00, 0x00, 0x08, 0x15, 0x02, 0x00, 0x00, 0x00, 0x00], // 0x7e ~
-];
+].map((rows) => Object.freeze(rows)); // handed out by placeholderGlyph: nobody may change what later renders draw
 
 /** U+2026 HORIZONTAL ELLIPSIS, which marks a line cut to fit. */
-const ELLIPSIS_GLYPH: readonly number[] = [0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x15, 0x00, 0x00];
+const ELLIPSIS_GLYPH: readonly number[] = Object.freeze([0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x15, 0x00, 0x00]);
 
 /** Any character outside the table (control characters, non-ASCII) draws as this box. */
-const BOX_GLYPH: readonly number[] = [0x1f, 0x11, 0x11, 0x11, 0x11, 0x11, 0x1f, 0x00, 0x00];
+const BOX_GLYPH: readonly number[] = Object.freeze([0x1f, 0x11, 0x11, 0x11, 0x11, 0x11, 0x1f, 0x00, 0x00]);
 
 const ELLIPSIS = '\u2026';
 
