@@ -103,19 +103,19 @@ export function changedBands(prev: FrameRows, next: FrameRows, source: (y: numbe
 export function findRowMove(prev: FrameRows, next: FrameRows, changedRows: number): RowMove | null {
   const { height } = next;
   if (prev.width !== next.width || prev.height !== height || height < 32 || changedRows < height / 4) return null;
-  const ph = prev.hashes();
-  const nh = next.hashes();
-  // Where each hash sits in the old frame (a few rows each: blank rows repeat).
+  // Windows of four rows: one row says little (blank rows and the inside
+  // of a glyph repeat), four rows across a glyph's edge are distinctive.
+  const pw = windows(prev.hashes());
+  const nw = windows(next.hashes());
   const where = new Map<number, number[]>();
-  for (let y = 0; y < height; y++) {
-    const list = where.get(ph[y]!);
-    if (list === undefined) where.set(ph[y]!, [y]);
-    else if (list.length < 4) list.push(y);
+  for (let y = 0; y < pw.length; y++) {
+    const list = where.get(pw[y]!);
+    if (list === undefined) where.set(pw[y]!, [y]);
+    else if (list.length < 3) list.push(y);
   }
   const votes = new Map<number, number>();
-  const step = Math.max(1, Math.floor(height / 48));
-  for (let y = 0; y < height; y += step) {
-    const rows = where.get(nh[y]!);
+  for (let y = 0; y < nw.length; y++) {
+    const rows = where.get(nw[y]!);
     if (rows === undefined || rows.length > 2) continue; // absent, or too common to say anything
     for (const from of rows) {
       const dy = from - y;
@@ -137,6 +137,14 @@ export function findRowMove(prev: FrameRows, next: FrameRows, changedRows: numbe
     }
   }
   return best !== null && best.height >= Math.max(8, height / 8) ? best : null;
+}
+
+function windows(h: Uint32Array): Uint32Array {
+  const out = new Uint32Array(Math.max(0, h.length - 3));
+  for (let y = 0; y < out.length; y++) {
+    out[y] = Math.imul(Math.imul(Math.imul(h[y]! ^ 0x9e3779b9, 0x85ebca6b) ^ h[y + 1]!, 0xc2b2ae35) ^ h[y + 2]!, 0x27d4eb2f) ^ h[y + 3]!;
+  }
+  return out;
 }
 
 /** At most `max` rectangles: the closest neighbours (smallest vertical gap) are merged into their bounding box. */
