@@ -23,6 +23,7 @@
  */
 import { randomFillSync, timingSafeEqual } from 'node:crypto';
 import { desEncryptBlock } from './des.ts';
+import type { RfbAuth } from './rfb-connection.ts';
 
 /** Bytes in a challenge and in a response. */
 export const VNC_CHALLENGE_SIZE = 16;
@@ -90,6 +91,21 @@ export function checkVncAuthResponse(password: string | Uint8Array, challenge: U
 /** A fresh challenge from the CSPRNG (its own 16-byte buffer, not a slice of Node's pool). */
 export function newVncChallenge(): Uint8Array {
   return randomFillSync(new Uint8Array(VNC_CHALLENGE_SIZE));
+}
+
+/**
+ * The server side of VNC authentication with `password`, as an RFB
+ * connection takes it: fresh challenges and a constant-time check. Keeps its
+ * own copy of the password's first 8 bytes (all that counts), so the
+ * caller's buffer may change or be zeroed afterwards.
+ */
+export function vncAuthenticator(password: string | Uint8Array): Extract<RfbAuth, { kind: 'vnc' }> {
+  const key = first8(password);
+  return {
+    kind: 'vnc',
+    challenge: newVncChallenge,
+    verify: (challenge, response) => checkVncAuthResponse(key, challenge, response),
+  };
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   newVncChallenge,
   vncAuthKey,
   vncAuthResponse,
+  vncAuthenticator,
   vncPasswdFile,
 } from '../../../src/vnc/vnc-auth.ts';
 
@@ -89,6 +90,26 @@ describe('newVncChallenge', () => {
     expect(a).toHaveLength(VNC_CHALLENGE_SIZE);
     expect(a.buffer.byteLength).toBe(VNC_CHALLENGE_SIZE);
     expect(toHex(a)).not.toBe(toHex(b)); // equal with probability 2⁻¹²⁸
+  });
+});
+
+describe('vncAuthenticator', () => {
+  it('hands out fresh 16-byte challenges and accepts only the right password\'s response to one', () => {
+    const auth = vncAuthenticator('s3cret');
+    expect(auth.kind).toBe('vnc');
+    const challenge = auth.challenge();
+    expect(challenge).toHaveLength(VNC_CHALLENGE_SIZE);
+    expect(toHex(auth.challenge())).not.toBe(toHex(challenge));
+    expect(auth.verify(challenge, vncAuthResponse('s3cret', challenge))).toBe(true);
+    expect(auth.verify(challenge, vncAuthResponse('s3creT', challenge))).toBe(false);
+  });
+
+  it('keeps its own copy of the password: zeroing the caller\'s buffer afterwards changes nothing', () => {
+    const password = ascii('s3cret');
+    const auth = vncAuthenticator(password);
+    password.fill(0);
+    const challenge = auth.challenge();
+    expect(auth.verify(challenge, vncAuthResponse('s3cret', challenge))).toBe(true);
   });
 });
 
