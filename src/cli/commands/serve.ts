@@ -105,7 +105,8 @@ async function vncAuthArg(auth: string | undefined, passwordFile: string | undef
   }
   const { readVncPasswordFile } = await import('../../vnc/password-file.ts');
   const { vncAuthenticator } = await import('../../vnc/vnc-auth.ts');
-  const { password, truncated } = readVncPasswordFile(passwordFile);
+  const { password, truncated, nonAscii } = readVncPasswordFile(passwordFile);
   if (truncated) io.err('mdevsim: warning: VNC authentication uses only the first 8 characters of the password.\n');
+  if (nonAscii) io.err('mdevsim: warning: the VNC password has non-ASCII characters, which some viewers send differently; an ASCII password works everywhere.\n');
   return vncAuthenticator(password);
 }

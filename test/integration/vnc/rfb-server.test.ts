@@ -69,7 +69,7 @@ describe('RFB server over a Unix socket', () => {
     for (const c of clients.splice(0)) c.close();
     await server.close();
     screen.close();
-    dev.close?.();
+    dev.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
 
