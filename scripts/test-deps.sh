@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Debian packages some tests use: chromium (the live view's browser test),
 # edid-decode (checks our EDID blobs), vncsnapshot (a real VNC client for the
-# VNC auth test) and openssl (its legacy provider checks our DES). Installed
-# when missing and when we can (root with apt-get, as on the project's
-# machines and CI); otherwise those tests skip locally and say why. Run
-# explicitly: `npm run setup:test`, and by .ci/run before `npm test` (which
-# never installs anything itself). Under CI=true a package that cannot be
-# installed is an error.
+# VNC auth test), openssl (its legacy provider checks our DES) and
+# qemu-system-x86 (QMP input against a real QEMU; it depends on seabios, the
+# firmware its guest sits in). Installed when missing and when we can (root
+# with apt-get, as on the project's machines and CI); otherwise those tests
+# skip locally and say why. Run explicitly: `npm run setup:test`, and by
+# .ci/run before `npm test` (which never installs anything itself). Under
+# CI=true a package that cannot be installed is an error.
 set -uo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v edid-decode >/dev/null 2>&1 || need+=(edid-decode)
 command -v vncsnapshot >/dev/null 2>&1 || need+=(vncsnapshot)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "test-deps: ${need[*]} missing and not installable here (need root + apt-get); the tests that use them will skip" >&2
