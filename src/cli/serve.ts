@@ -203,6 +203,9 @@ function logManagerEvent(opts: ServeOptions, e: ManagerEvent): void {
     const edid = i.resolution ? { width: i.resolution.width, height: i.resolution.height } : null;
     if (opts.json) opts.out(JSON.stringify({ event: 'created', name: i.name, uuid: i.uuid, type: i.type, socket: i.socket, edid }));
     else opts.out(`${i.name} (${i.type}, ${i.uuid}) created on ${i.socket}`);
+  } else if (e.kind === 'input') {
+    if (opts.json) opts.out(JSON.stringify({ event: 'input', name: e.name, connected: e.connected }));
+    else opts.out(e.connected ? `${e.name}: QEMU connected to its QMP socket: viewers' keyboard and mouse reach the guest` : `${e.name}: QEMU left its QMP socket: view-only until it reconnects`);
   } else if (e.kind === 'console') {
     const c = e.console;
     if (opts.json) opts.out(JSON.stringify({ event: 'console', name: e.name, vnc: c.vnc, display: c.display, qmp: c.qmp }));

@@ -147,7 +147,9 @@ export type SetResolutionResult =
 export type ManagerEvent =
   | { readonly kind: 'created'; readonly instance: CreatedInstance }
   | { readonly kind: 'removed'; readonly name: string; readonly uuid: string }
-  | { readonly kind: 'console'; readonly name: string; readonly console: ConsoleInfo };
+  | { readonly kind: 'console'; readonly name: string; readonly console: ConsoleInfo }
+  /** QEMU connected to the device's QMP endpoint (input reaches the guest) or left it. */
+  | { readonly kind: 'input'; readonly name: string; readonly connected: boolean };
 
 export interface ManagerOptions {
   /**
@@ -555,6 +557,7 @@ export class Manager {
       name: inst.name, desktopName: `${inst.name} (${inst.type.name}, mdevsim)`, device: inst.device, vnc, auth,
       qmpPath: policy?.qmp === false ? null : join(this.dir, `${inst.name}.qmp`),
       ...(policy?.maxViewers !== undefined ? { maxViewers: policy.maxViewers } : {}),
+      onInput: (connected) => this.#opts.onEvent?.({ kind: 'input', name: inst.name, connected }),
     });
     if (this.#instances.get(inst.name) !== inst) {
       // Removed while starting.

@@ -8,14 +8,11 @@
 import type { VfioDevice } from '../vfio/device.ts';
 import type { FdLedger } from '../sys/fd-ledger.ts';
 import { readDisplay } from '../display/plane-source.ts';
-import { logger } from '../util/log.ts';
 import { ViewerInput, type QmpInputEvent } from './input.ts';
 import { QmpEndpoint } from './qmp-endpoint.ts';
 import type { RfbAuth, RfbInput } from './rfb-connection.ts';
 import { VncServer, type VncTarget } from './rfb-server.ts';
 import { Screen } from './screen.ts';
-
-const log = logger('vnc');
 
 /** The first TCP port of VNC displays: display N listens on 5900 + N (QEMU's -vnc convention). */
 export const VNC_BASE_PORT = 5900;
@@ -33,6 +30,8 @@ export interface ConsoleOptions {
   readonly maxViewers?: number;
   readonly pollMs?: number;
   readonly fdLedger?: FdLedger;
+  /** QEMU connected to the QMP endpoint (true) or went away (false). */
+  readonly onInput?: (connected: boolean) => void;
 }
 
 /** What list/describe show of a console. */
@@ -74,8 +73,8 @@ export class DeviceConsole {
     try {
       if (opts.qmpPath !== null) {
         qmp = await QmpEndpoint.listen(opts.qmpPath, { label: `${name} QMP`, ...(opts.fdLedger ? { fdLedger: opts.fdLedger } : {}) });
-        qmp.on('ready', () => log.info(`${name}: QEMU connected to ${opts.qmpPath}: keyboard and pointer reach the guest`));
-        qmp.on('lost', () => log.info(`${name}: QEMU left ${opts.qmpPath}: the view is view-only until it reconnects`));
+        qmp.on('ready', () => opts.onInput?.(true));
+        qmp.on('lost', () => opts.onInput?.(false));
       }
       const endpoint = qmp;
       const vnc = await VncServer.start({

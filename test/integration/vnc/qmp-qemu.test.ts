@@ -15,7 +15,6 @@
  * Skips (saying why) when qemu-system-x86_64 is missing, and fails under
  * CI=true; `npm run setup:test` installs qemu-system-x86.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,62 +23,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemTool } from '../../support/system-deps.ts';
 import { FdLedger } from '../../../src/sys/fd-ledger.ts';
 import { ensurePrivateDir } from '../../../src/sys/trusted-path.ts';
-import { QmpEndpoint, qemuInputArgs } from '../../../src/vnc/qmp-endpoint.ts';
+import { QmpEndpoint } from '../../../src/vnc/qmp-endpoint.ts';
+import { QEMU, Qemu } from '../../support/qemu.ts';
 import { ViewerInput, keysymToQcode, scaleAxis, type QKeyCode, type QmpInputEvent } from '../../../src/vnc/input.ts';
 import { keysymTable } from '../../../src/vnc/keysym-qcode.ts';
 
-const QEMU = 'qemu-system-x86_64';
 const haveQemu = systemTool(QEMU, ['--version'], 'the QMP input test with a real QEMU');
-
-/** QEMU ≥ 9.2 spells the chardev option reconnect-ms; older ones only reconnect (seconds). */
-function legacyReconnect(): boolean {
-  const m = /version (\d+)\.(\d+)/.exec(spawnSync(QEMU, ['--version'], { encoding: 'utf8' }).stdout ?? '');
-  const [major, minor] = m === null ? [0, 0] : [Number(m[1]), Number(m[2])];
-  return major < 9 || (major === 9 && minor < 2);
-}
-
-/** One QEMU process and what it printed on stderr. */
-class Qemu {
-  readonly child: ChildProcess;
-  #stderr = '';
-  readonly #watchers: { re: RegExp; resolve: () => void }[] = [];
-
-  constructor(socketPath: string, extra: readonly string[] = []) {
-    this.child = spawn(QEMU, [
-      '-nodefaults', '-display', 'none', '-machine', 'q35', '-m', '64',
-      ...qemuInputArgs(socketPath, { legacyReconnect: legacyReconnect() }),
-      '-trace', 'input_event_*',
-      ...extra,
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child.stderr!.setEncoding('utf8');
-    this.child.stderr!.on('data', (text: string) => {
-      this.#stderr += text;
-      for (const w of [...this.#watchers]) {
-        if (w.re.test(this.#stderr)) {
-          this.#watchers.splice(this.#watchers.indexOf(w), 1);
-          w.resolve();
-        }
-      }
-    });
-  }
-
-  /** Resolves once stderr (all of it so far) matches `re`. */
-  printed(re: RegExp): Promise<void> {
-    if (re.test(this.#stderr)) return Promise.resolve();
-    return new Promise((resolve) => this.#watchers.push({ re, resolve }));
-  }
-
-  get stderr(): string {
-    return this.#stderr;
-  }
-
-  async kill(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = once(this.child, 'exit');
-    this.child.kill('SIGKILL');
-    await exited;
-  }
-}
 
 /** A qcode key event; the cast lets a test send a name QEMU does not have. */
 const key = (down: boolean, name: string): QmpInputEvent => ({ type: 'key', data: { down, key: { type: 'qcode', data: name as QKeyCode } } });
