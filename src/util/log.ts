@@ -2,7 +2,7 @@
  * Category logger, quiet by default. MDEVSIM_LOG=pci,vfio-user (or "*") turns
  * categories on; warnings and errors always go to stderr.
  */
-export type LogCategory = 'pci' | 'vfio' | 'vfio-user' | 'device' | 'native' | 'mgmt' | 'display' | 'fuzz';
+export type LogCategory = 'pci' | 'vfio' | 'vfio-user' | 'device' | 'native' | 'mgmt' | 'display' | 'vnc' | 'fuzz';
 
 const enabled = new Set((process.env['MDEVSIM_LOG'] ?? '').split(',').map((s) => s.trim()).filter(Boolean));
 
