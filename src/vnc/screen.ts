@@ -119,14 +119,51 @@ export class Screen {
     if (version < first - 1 || version > this.#version) return { kind: 'full' };
     const pending = h.slice(version - first + 1);
     if (pending.length === 1) return { kind: 'change', change: pending[0]! };
-    let rects: Rect[] = [];
-    let resized = false;
-    for (const c of pending) {
-      if (c.resized) { resized = true; rects = []; }
-      if (c.move) rects.push({ x: 0, y: c.move.y, width: this.#frame!.width, height: c.move.height });
-      rects.push(...c.rects);
+    if (pending.some((c) => c.resized)) return { kind: 'full' };
+    if (pending.some((c) => c.move !== null)) return { kind: 'change', change: this.#compose(pending) };
+    const rects = pending.flatMap((c) => c.rects);
+    return { kind: 'damage', rects: mergeRects(rects, this.#maxRects), resized: false };
+  }
+
+  /**
+   * Several changes as one: follow each row of the current frame back
+   * through the moves to the row it came from in the viewer's frame, or to
+   * "changed". The longest run of rows that all came from the same offset
+   * is the move; rows that came from elsewhere, or were drawn on, are the
+   * damage (whole rows: a scroll's new lines span the screen anyway). So a
+   * viewer that skipped three scrolls gets one CopyRect and three lines,
+   * not the whole frame.
+   */
+  #compose(changes: readonly ScreenChange[]): ScreenChange {
+    const { width, height } = this.#frame!;
+    let src = Int32Array.from({ length: height }, (_, y) => y);
+    for (const c of changes) {
+      const next = new Int32Array(height);
+      for (let y = 0; y < height; y++) {
+        const m = c.move;
+        next[y] = m !== null && y >= m.y && y < m.y + m.height ? src[y + m.dy]! : src[y]!;
+      }
+      for (const r of c.rects) next.fill(-1, r.y, r.y + r.height);
+      src = next;
     }
-    return { kind: 'damage', rects: mergeRects(rects, this.#maxRects), resized };
+    let best: RowMove | null = null;
+    for (let y = 0; y < height; ) {
+      const dy = src[y]! - y;
+      let end = y + 1;
+      while (end < height && src[end]! - end === dy && src[end]! >= 0) end++;
+      if (src[y]! >= 0 && dy !== 0 && (best === null || end - y > best.height)) best = { dy, y, height: end - y };
+      y = end;
+    }
+    const rects: Rect[] = [];
+    for (let y = 0; y < height; ) {
+      const moved = best !== null && y >= best.y && y < best.y + best.height;
+      if (moved || src[y] === y) { y++; continue; }
+      let end = y + 1;
+      while (end < height && src[end] !== end && !(best !== null && end >= best.y && end < best.y + best.height)) end++;
+      rects.push({ x: 0, y, width, height: end - y });
+      y = end;
+    }
+    return { version: this.#version, resized: false, move: best, rects: mergeRects(rects, this.#maxRects) };
   }
 
   /**

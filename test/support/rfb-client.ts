@@ -16,7 +16,8 @@ export interface RfbUpdate { rects: RfbRect[] }
 
 export class RfbTestClient {
   readonly stream: Duplex;
-  #buf: Buffer = Buffer.alloc(0);
+  #chunks: Buffer[] = [];
+  #have = 0;
   #wait: (() => void) | null = null;
   #ended = false;
   #inflate: Inflate | null = null;
@@ -30,7 +31,7 @@ export class RfbTestClient {
 
   constructor(stream: Duplex) {
     this.stream = stream;
-    stream.on('data', (b: Buffer) => { this.#buf = Buffer.concat([this.#buf, b]); this.#wake(); });
+    stream.on('data', (b: Buffer) => { this.#chunks.push(b); this.#have += b.length; this.#wake(); });
     stream.on('close', () => { this.#ended = true; this.#wake(); });
     stream.on('error', () => { this.#ended = true; this.#wake(); });
   }
@@ -56,12 +57,27 @@ export class RfbTestClient {
 
   /** Exactly n bytes; rejects when the server closes first. */
   async read(n: number): Promise<Buffer> {
-    while (this.#buf.length < n) {
-      if (this.#ended) throw new Error(`connection closed with ${this.#buf.length} of ${n} bytes`);
+    while (this.#have < n) {
+      if (this.#ended) throw new Error(`connection closed with ${this.#have} of ${n} bytes`);
       await new Promise<void>((r) => { this.#wait = r; });
     }
-    const out = this.#buf.subarray(0, n);
-    this.#buf = this.#buf.subarray(n);
+    this.#have -= n;
+    const first = this.#chunks[0]!;
+    if (first.length >= n) {
+      if (first.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.#chunks[0]!;
+      const take = Math.min(n - filled, c.length);
+      c.copy(out, filled, 0, take);
+      filled += take;
+      if (take === c.length) this.#chunks.shift();
+      else this.#chunks[0] = c.subarray(take);
+    }
     return out;
   }
 
@@ -200,12 +216,13 @@ export class RfbTestClient {
   }
 
   #copy(r: RfbRect, sx: number, sy: number): void {
-    const copy = new Uint8Array(this.fb.length);
-    copy.set(this.fb);
+    // Copy as if from a snapshot: the source may overlap the destination.
+    const rows: Uint8Array[] = [];
     for (let y = 0; y < r.height; y++) {
       const from = ((sy + y) * this.width + sx) * 4;
-      this.fb.set(copy.subarray(from, from + r.width * 4), ((r.y + y) * this.width + r.x) * 4);
+      rows.push(this.fb.slice(from, from + r.width * 4));
     }
+    rows.forEach((row, y) => this.fb.set(row, ((r.y + y) * this.width + r.x) * 4));
   }
 
   async #zrle(r: RfbRect): Promise<void> {
