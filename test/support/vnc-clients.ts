@@ -15,11 +15,12 @@
  * Debian packages: vncsnapshot, libjpeg-turbo-progs, tigervnc-viewer, xvfb,
  * x11-apps (xwd), x11-utils (xwininfo) — scripts/test-deps.sh installs them.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { RgbaImage } from '../../src/display/pixels.ts';
+import { vncPasswdFile } from '../../src/vnc/vnc-auth.ts';
 import { compareImages, describeDifference, type CompareOptions } from './vnc/compare.ts';
 import { parsePnm } from './vnc/pnm.ts';
 import { runTool, spawnGroup, type GroupChild } from './vnc/processes.ts';
@@ -39,13 +40,23 @@ export interface VncTcpTarget {
   readonly port: number;
 }
 
-export interface VncsnapshotOptions {
-  /**
-   * A vncpasswd-format file (the password DES-encrypted with VNC's fixed
-   * key) for VNC authentication. (`password` will be accepted once
-   * src/vnc/vnc-auth.ts provides vncPasswdFile.)
-   */
+/** How a client authenticates: a password (written to a private vncpasswd file for the client) or such a file. */
+export interface VncCredentials {
+  /** For VNC authentication; the harness writes it with vncPasswdFile (src/vnc/vnc-auth.ts). */
+  readonly password?: string;
+  /** A vncpasswd-format file (what `vncpasswd` writes: the password DES-encrypted with VNC's fixed key); ignored when `password` is given. */
   readonly passwdFile?: string;
+}
+
+/** The vncpasswd file for `creds` (written into `dir`, mode 0600), or undefined for no authentication. */
+function passwdFileFor(creds: VncCredentials, dir: string): string | undefined {
+  if (creds.password === undefined) return creds.passwdFile;
+  const file = join(dir, 'passwd');
+  writeFileSync(file, vncPasswdFile(creds.password), { mode: 0o600 });
+  return file;
+}
+
+export interface VncsnapshotOptions extends VncCredentials {
   /** @defaultValue 10 000 */
   readonly timeoutMs?: number;
   /** vncsnapshot's -encodings list, e.g. "hextile"; by default it asks for raw first on the same machine. */
@@ -68,7 +79,8 @@ export async function vncsnapshot(target: VncTcpTarget, opts: VncsnapshotOptions
     // -nojpeg: no lossy Tight JPEG on the wire (the file is JPEG anyway).
     // -quality 100: the least lossy file. "host::port" is a port, "host:N" would be 5900+N.
     const args = ['-quiet', '-allowblank', '-nocursor', '-nojpeg', '-quality', '100'];
-    if (opts.passwdFile !== undefined) args.push('-passwd', opts.passwdFile);
+    const passwdFile = passwdFileFor(opts, dir);
+    if (passwdFile !== undefined) args.push('-passwd', passwdFile);
     if (opts.encodings !== undefined) args.push('-encodings', opts.encodings);
     args.push(`${target.host}::${target.port}`, out);
     // Own process group and stdin closed: with no terminal it cannot stop to ask for a password.
@@ -89,9 +101,8 @@ export const TIGERVNC_VIEWER = 'xtigervncviewer';
 /** The encodings TigerVNC's -PreferredEncoding accepts (common/rfb/encodings.cxx, 1.12). */
 export type TigerEncoding = 'Raw' | 'CopyRect' | 'RRE' | 'CoRRE' | 'Hextile' | 'ZRLE' | 'Tight';
 
-export interface TigerViewerOptions {
-  /** A vncpasswd-format file; without one the viewer offers only security type None. */
-  readonly passwdFile?: string;
+/** Without a password or passwd file the viewer accepts only security type None. */
+export interface TigerViewerOptions extends VncCredentials {
   /** @defaultValue 'ZRLE' */
   readonly preferredEncoding?: TigerEncoding;
   /**
@@ -181,6 +192,7 @@ export async function startTigerViewer(target: VncTarget, opts: TigerViewerOptio
     xvfb = await startXvfb(screenW, screenH);
     if (opts.tap ?? true) tap = await startRfbTap(join(dir, 'tap.sock'), target);
     // TigerVNC treats a server name containing '/' as a Unix socket path (vncviewer/CConn.cxx).
+    const passwdFile = passwdFileFor(opts, dir);
     const server = tap ? tap.path : 'socketPath' in target ? resolvePath(target.socketPath) : `${target.host}::${target.port}`;
     const args = [
       // Info from everyone, debug (100) from the connection and the viewport
@@ -203,8 +215,8 @@ export async function startTigerViewer(target: VncTarget, opts: TigerViewerOptio
       // (DesktopWindow::menuOverlay, vncviewer/DesktopWindow.cxx).
       '-MenuKey=',
       // Only what the tap can follow and no password dialog: VncAuth with a file, else None.
-      '-SecurityTypes', opts.passwdFile !== undefined ? 'VncAuth' : 'None',
-      ...(opts.passwdFile !== undefined ? ['-PasswordFile', opts.passwdFile] : []),
+      '-SecurityTypes', passwdFile !== undefined ? 'VncAuth' : 'None',
+      ...(passwdFile !== undefined ? ['-PasswordFile', passwdFile] : []),
       `-ViewOnly=${opts.viewOnly ? 1 : 0}`,
       ...(opts.extraArgs ?? []),
       server,

@@ -9,11 +9,11 @@
  * Skips (saying why) when QEMU or a client is missing, and fails under
  * CI=true; `npm run setup:test` installs them (scripts/test-deps.sh).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vncPasswdFile } from '../../../src/vnc/vnc-auth.ts';
 import { systemTool } from '../../support/system-deps.ts';
 import {
   compareImages, startTigerViewer, TIGERVNC_VIEWER, vncsnapshot,
@@ -31,7 +31,6 @@ const haveTiger = haveQemu
   && systemTool('Xvfb', ['-help'], 'the TigerVNC harness tests (virtual X server)')
   && systemTool('xwd', ['-help'], 'the TigerVNC harness tests (window dumps)')
   && systemTool('xwininfo', ['-version'], 'the TigerVNC harness tests (window geometry)');
-const haveOpenssl = systemTool('openssl', ['version'], 'the VNC password harness tests');
 
 /** Deterministic noise: the worst case for JPEG and for every encoder's run finding. */
 function noise(seed: number): (x: number, y: number) => [number, number, number] {
@@ -53,20 +52,6 @@ function mixed(x: number, y: number): [number, number, number] {
   if (y < 120) return [(x * 2) & 255, 128, 255 - ((x * 2) & 255)];
   const h = Math.imul(x * 73856093 ^ y * 19349663, 2654435761) >>> 0;
   return [h & 255, (h >>> 8) & 255, (h >>> 16) & 255];
-}
-
-/**
- * A vncpasswd file made with the openssl CLI until src/vnc/vnc-auth.ts has
- * vncPasswdFile: the password NUL-padded to 8 bytes, DES-ECB with VNC's
- * fixed key {23,82,107,6,35,78,88,7}, which d3des reads bit-reversed — as
- * an ordinary DES key, e84ad660c4721ae0 (vncauth.c of the VNC sources).
- */
-function passwdFileViaOpenssl(dir: string, password: string): string {
-  const file = join(dir, 'passwd');
-  const block = Buffer.alloc(8);
-  block.write(password.slice(0, 8), 'latin1');
-  execFileSync('openssl', ['enc', '-des-ecb', '-K', 'e84ad660c4721ae0', '-nopad', '-provider', 'legacy', '-provider', 'default', '-out', file], { input: block });
-  return file;
 }
 
 /** Run `body` with a viewer that is closed however `body` ends. */
@@ -161,16 +146,14 @@ describe.skipIf(!haveQemu)('native VNC clients against QEMU 7.2', () => {
   });
 });
 
-describe.skipIf(!haveQemu || !haveOpenssl)('native VNC clients with VNC authentication (QEMU password=on)', () => {
+describe.skipIf(!haveQemu)('native VNC clients with VNC authentication (QEMU password=on)', () => {
   let qemu: QemuVga;
   let dir: string;
-  let passwdFile: string;
   let ref: RgbaImage;
 
   beforeAll(async () => {
     qemu = await startQemuVga({ tcpPassword: 'sekrit' });
     dir = mkdtempSync(join(tmpdir(), 'mdevsim-vnc-auth-'));
-    passwdFile = passwdFileViaOpenssl(dir, 'sekrit');
     await qemu.setMode(256, 128);
     await qemu.paint(mixed);
     ref = await qemu.screendump();
@@ -180,15 +163,17 @@ describe.skipIf(!haveQemu || !haveOpenssl)('native VNC clients with VNC authenti
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it.skipIf(!haveSnapshot)('vncsnapshot succeeds with the right passwd file and fails with a wrong one', async () => {
-    const snap = await vncsnapshot(qemu.tcp, { passwdFile });
+  it.skipIf(!haveSnapshot)('vncsnapshot succeeds with the right password (as a password and as a vncpasswd file) and fails with a wrong one', async () => {
+    const snap = await vncsnapshot(qemu.tcp, { password: 'sekrit' });
     expect(compareImages(snap, ref, { tolerance: 4 }).differingPixels).toBe(0);
-    const wrong = passwdFileViaOpenssl(mkdtempSync(join(dir, 'wrong-')), 'other');
-    await expect(vncsnapshot(qemu.tcp, { passwdFile: wrong })).rejects.toThrow(/vncsnapshot/);
+    const passwdFile = join(dir, 'passwd');
+    writeFileSync(passwdFile, vncPasswdFile('sekrit'), { mode: 0o600 });
+    expect(compareImages(await vncsnapshot(qemu.tcp, { passwdFile }), ref, { tolerance: 4 }).differingPixels).toBe(0);
+    await expect(vncsnapshot(qemu.tcp, { password: 'other' })).rejects.toThrow(/vncsnapshot/);
   });
 
-  it.skipIf(!haveTiger)('TigerVNC authenticates with the passwd file (VncAuth on the wire) and shows screendump exactly', async () => {
-    await withViewer(qemu.tcp, { passwdFile }, async (viewer) => {
+  it.skipIf(!haveTiger)('TigerVNC authenticates with the password (VncAuth on the wire) and shows screendump exactly', async () => {
+    await withViewer(qemu.tcp, { password: 'sekrit' }, async (viewer) => {
       await viewer.waitForImage(ref);
       expect(viewer.wire()).toMatchObject({ version: '3.8', securityType: 2, securityResult: 0 });
     });
