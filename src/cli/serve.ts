@@ -104,12 +104,14 @@ export interface Serving {
 export function startServing(opts: ServeOptions): Serving {
   checkServeOptions(opts);
   let ready = false;
+  const atStartup = new Set<string>();
   const manager = new Manager({
     dir: opts.dir,
     ...(opts.record !== undefined ? { record: opts.record, replaceRecords: opts.force ?? false } : {}),
     ...(opts.server !== undefined ? { server: opts.server } : {}),
     onServerEvent: (e) => logEvent(opts, e),
-    onEvent: (e) => { if (ready) logManagerEvent(opts, e); },
+    // The devices made here print their console with their own line; later ones get a 'console' event.
+    onEvent: (e) => { if (ready && !(e.kind === 'console' && atStartup.delete(e.name))) logManagerEvent(opts, e); },
     consoles: {
       vnc: opts.vnc ?? (opts.view !== undefined ? 'none' : 'off'),
       ...(opts.vncAuth !== undefined ? { tcpAuth: opts.vncAuth } : {}),
@@ -135,6 +137,7 @@ export function startServing(opts: ServeOptions): Serving {
         ...(type.edid && opts.resolution ? { resolution: opts.resolution } : {}),
         ...(type.edid && opts.noEdid ? { noEdid: true } : {}),
       });
+      atStartup.add(created.name);
       const mode = created.resolution;
       if (mode?.clamped && opts.resolution) {
         const text = `${created.name}: resolution ${opts.resolution.width}x${opts.resolution.height} clamped to ${mode.width}x${mode.height}: ${mode.reason ?? ''}`;
@@ -200,6 +203,10 @@ function logManagerEvent(opts: ServeOptions, e: ManagerEvent): void {
     const edid = i.resolution ? { width: i.resolution.width, height: i.resolution.height } : null;
     if (opts.json) opts.out(JSON.stringify({ event: 'created', name: i.name, uuid: i.uuid, type: i.type, socket: i.socket, edid }));
     else opts.out(`${i.name} (${i.type}, ${i.uuid}) created on ${i.socket}`);
+  } else if (e.kind === 'console') {
+    const c = e.console;
+    if (opts.json) opts.out(JSON.stringify({ event: 'console', name: e.name, vnc: c.vnc, display: c.display, qmp: c.qmp }));
+    else opts.out(`${e.name}: ${c.vnc ? `VNC ${c.display !== null ? `display :${c.display} ` : ''}on ${c.vnc}` : 'browser view'}${c.qmp ? `; QMP for QEMU on ${c.qmp}` : ''}`);
   } else if (opts.json) {
     opts.out(JSON.stringify({ event: 'removed', name: e.name, uuid: e.uuid }));
   } else {

@@ -16,10 +16,9 @@
  * a strict Content-Security-Policy.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { isIP } from 'node:net';
-import { ConfigError } from '../util/errors.ts';
 import { logger } from '../util/log.ts';
 import type { FdLedger } from '../sys/fd-ledger.ts';
+import { hostHeaderAllowed, listenLoopback, PRIVATE_RESPONSE_HEADERS } from '../sys/loopback-http.ts';
 import { rgbaToPng } from './png.ts';
 import { LIVE_VIEW_PROTOCOL, errorText, type EventSink, type FrameFanOut } from './live-view-frames.ts';
 import { LIVE_VIEW_CSP, LIVE_VIEW_HTML } from './live-view-page.ts';
@@ -122,7 +121,7 @@ export interface LiveViewServer {
  */
 export async function serveLiveView(opts: LiveViewServerOptions): Promise<LiveViewServer> {
   const { host, pollMs, maxClients, streams, frames } = opts;
-  const counts = { refused: 0, noFds: 0 };
+  let refused = 0;
   let pollTimer: NodeJS.Timeout | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
@@ -153,7 +152,7 @@ export async function serveLiveView(opts: LiveViewServerOptions): Promise<LiveVi
   });
 
   function route(req: IncomingMessage, res: ServerResponse): void {
-    if (!hostAllowed(req.headers.host, host)) return text(res, 403, 'forbidden: the live view answers loopback host names only\n');
+    if (!hostHeaderAllowed(req.headers.host, host)) return text(res, 403, 'forbidden: the live view answers loopback host names only\n');
     if (req.method !== 'GET') {
       res.setHeader('Allow', 'GET');
       return text(res, 405, 'method not allowed\n');
@@ -185,7 +184,7 @@ export async function serveLiveView(opts: LiveViewServerOptions): Promise<LiveVi
 
   function openEvents(req: IncomingMessage, res: ServerResponse): void {
     if (streams.watchers >= maxClients) {
-      counts.refused++;
+      refused++;
       log.warn(`live view: refusing an event stream: ${maxClients} are open.`);
       res.setHeader('Retry-After', '5');
       return text(res, 503, `The live view already has ${maxClients} open event streams; close a page and retry.\n`);
@@ -213,49 +212,34 @@ export async function serveLiveView(opts: LiveViewServerOptions): Promise<LiveVi
     res.end(png);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException): void => {
-      if (err.code === 'EADDRINUSE') reject(new ConfigError(`Live view: port ${opts.port} on ${host} is already in use; pick another port or 0 for a free one.`));
-      else if (err.code === 'EACCES') reject(new ConfigError(`Live view: not allowed to listen on port ${opts.port} of ${host}; pick a port above 1023 or 0.`));
-      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new ConfigError(`Live view: cannot listen on ${host} (${err.code}).`));
-      else reject(err);
-    };
-    server.once('error', onError);
-    server.listen(opts.port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-  server.on('error', (err) => log.warn(`live view: ${errorText(err)}`));
-  // The listener is this service's own fd; every socket it accepts is charged to the process's fd table.
-  const fds = opts.fdLedger.register(maxClients + PLAIN_HTTP_SOCKETS, 1);
-  server.maxConnections = maxClients + PLAIN_HTTP_SOCKETS;
-  server.on('connection', (socket) => {
-    const account = opts.fdLedger.open('live view socket', 1);
-    if (account === undefined) {
-      counts.noFds++;
-      log.warn('live view: closing a new connection: the process has no file descriptors to spare.');
-      socket.destroy();
-      return;
-    }
-    socket.once('close', () => account.close());
+  const listener = await listenLoopback(server, {
+    what: 'Live view',
+    host,
+    port: opts.port,
+    maxSockets: maxClients + PLAIN_HTTP_SOCKETS,
+    fdLedger: opts.fdLedger,
+    log,
   });
   heartbeat = setInterval(() => streams.heartbeat(), HEARTBEAT_MS);
   heartbeat.unref();
 
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : opts.port;
-  const urlHost = isIP(host) === 6 ? `[${host}]` : host;
-  const url = `http://${urlHost}:${port}/`;
+  const { url, port } = listener;
   log.info(`live view on ${url}`);
 
   return {
     url,
     port,
-    counts,
+    counts: {
+      get refused(): number {
+        return refused;
+      },
+      get noFds(): number {
+        return listener.counts.noFds;
+      },
+    },
     close(): Promise<void> {
       if (closing !== undefined) return closing;
-      fds.release();
+      listener.release();
       clearTimeout(pollTimer);
       clearInterval(heartbeat);
       pollTimer = undefined;
@@ -270,11 +254,7 @@ export async function serveLiveView(opts: LiveViewServerOptions): Promise<LiveVi
   };
 }
 
-const COMMON_HEADERS = Object.freeze({
-  'Cache-Control': 'no-store',
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
-});
+const COMMON_HEADERS = PRIVATE_RESPONSE_HEADERS;
 
 const message = (type: string, data: unknown): string => `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 
@@ -299,22 +279,4 @@ function safeDecode(s: string): string | null {
   } catch {
     return null;
   }
-}
-
-/** 127.0.0.0/8, ::1 (also as ::ffff:127.x), or 'localhost'. */
-export function isLoopback(host: string): boolean {
-  const h = host.toLowerCase();
-  if (h === 'localhost') return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  if (isIP(h) === 6) return h === '::1' || h === '0:0:0:0:0:0:0:1' || (h.startsWith('::ffff:127.') && isIP(h.slice(7)) === 4);
-  return false;
-}
-
-/** The request's Host header names a loopback host (or is missing: only browsers matter for DNS rebinding, and they always send one). */
-function hostAllowed(header: string | undefined, bound: string): boolean {
-  if (header === undefined) return true;
-  let name = header.trim().toLowerCase();
-  if (name.startsWith('[')) name = name.slice(1, name.indexOf(']') < 0 ? undefined : name.indexOf(']'));
-  else if (name.includes(':')) name = name.slice(0, name.lastIndexOf(':'));
-  return name === bound.toLowerCase() || isLoopback(name);
 }

@@ -13,11 +13,12 @@
 import { ConfigError } from '../util/errors.ts';
 import { processFdLedger, type FdLedger } from '../sys/fd-ledger.ts';
 import { FrameFanOut, type LiveViewDevice, type LiveViewDeviceState } from './live-view-frames.ts';
-import { EventStreams, isLoopback, serveLiveView } from './live-view-server.ts';
+import { isLoopback } from '../sys/loopback-http.ts';
+import { EventStreams, serveLiveView } from './live-view-server.ts';
 
 export { LIVE_VIEW_PROTOCOL, planPatches } from './live-view-frames.ts';
 export type { LiveViewDevice, LiveViewDeviceState, LiveViewMode, PatchRect } from './live-view-frames.ts';
-export { isLoopback } from './live-view-server.ts';
+export { isLoopback } from '../sys/loopback-http.ts';
 
 export interface LiveViewOptions {
   /** The devices to show, asked again at every poll (devices may come and go). */

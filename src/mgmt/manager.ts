@@ -146,7 +146,8 @@ export type SetResolutionResult =
 
 export type ManagerEvent =
   | { readonly kind: 'created'; readonly instance: CreatedInstance }
-  | { readonly kind: 'removed'; readonly name: string; readonly uuid: string };
+  | { readonly kind: 'removed'; readonly name: string; readonly uuid: string }
+  | { readonly kind: 'console'; readonly name: string; readonly console: ConsoleInfo };
 
 export interface ManagerOptions {
   /**
@@ -563,6 +564,7 @@ export class Manager {
     inst.console = console;
     inst.starting = null;
     inst.pendingDisplay = undefined;
+    this.#opts.onEvent?.({ kind: 'console', name: inst.name, console: console.info() });
     return console;
   }
 
