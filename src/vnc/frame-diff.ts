@@ -1,13 +1,9 @@
 /**
- * What changed between two frames of a screen, for an RFB server: changed
- * row bands (with their column extents), and a vertical scroll found as
- * one band of rows that moved, so a viewer can copy them (CopyRect) rather
- * than receive them again. fbcon and terminals scroll the whole screen by
- * a text line at a time; without this a scroll costs a full frame.
- *
- * Rows are compared natively (Buffer#compare, a memcmp), so an unchanged
- * 1080p frame costs about a millisecond; only changed rows are scanned in
- * JS for their columns.
+ * Scrolls, for an RFB server: a vertical move found as one band of rows
+ * that moved between two frames, so a viewer can copy them (CopyRect)
+ * rather than receive them again. fbcon and terminals scroll the whole
+ * screen by a text line at a time; without this a scroll costs a full
+ * frame. The damage itself is display/damage.ts's.
  */
 import type { Rect } from '../display/damage.ts';
 import type { RgbaImage } from '../display/pixels.ts';
@@ -57,40 +53,6 @@ export class FrameRows {
     this.#hashes = h;
     return h;
   }
-}
-
-/**
- * Changed bands of `next` against a reference whose row y is `prev` row
- * `source(y)`: each band is a maximal run of changed rows, spanning from
- * the leftmost to the rightmost changed column in it. Same sizes only.
- */
-export function changedBands(prev: FrameRows, next: FrameRows, source: (y: number) => number = (y) => y): Rect[] {
-  const { width, height } = next;
-  const a = prev.words;
-  const b = next.words;
-  const rects: Rect[] = [];
-  let top = -1;
-  let left = 0;
-  let right = 0;
-  for (let y = 0; y <= height; y++) {
-    const src = y < height ? source(y) : 0;
-    if (y === height || next.rowEquals(y, prev, src)) {
-      if (top >= 0) {
-        rects.push({ x: left, y: top, width: right - left, height: y - top });
-        top = -1;
-      }
-      continue;
-    }
-    const rowB = y * width;
-    const rowA = src * width;
-    let i = 0;
-    while (a[rowA + i] === b[rowB + i]) i++;
-    let j = width - 1;
-    while (a[rowA + j] === b[rowB + j]) j--;
-    if (top < 0) { top = y; left = i; right = j + 1; }
-    else { if (i < left) left = i; if (j + 1 > right) right = j + 1; }
-  }
-  return rects;
 }
 
 /**

@@ -16,7 +16,8 @@ import type { DisplayState } from '../display/no-plane.ts';
 import { planeLayout, planeToRgba, type RgbaImage } from '../display/pixels.ts';
 import { PLACEHOLDER_SIZE, renderPlaceholder } from '../display/placeholder.ts';
 import { logger } from '../util/log.ts';
-import { changedBands, findRowMove, FrameRows, mergeRects, type RowMove } from './frame-diff.ts';
+import { damage } from '../display/damage.ts';
+import { findRowMove, FrameRows, mergeRects, type RowMove } from './frame-diff.ts';
 
 const log = logger('vnc');
 
@@ -221,14 +222,14 @@ export class Screen {
     if (prev === null || prev.width !== next.width || prev.height !== next.height) {
       change = { version: this.#version + 1, resized: prev !== null, move: null, rects: [{ x: 0, y: 0, width: next.width, height: next.height }] };
     } else {
-      const plain = changedBands(prev, next);
+      const plain = damage(prev.image, next.image);
       if (plain.length === 0) {
         this.#recycle(image, prev);
         return false;
       }
       const changedRows = plain.reduce((n, r) => n + r.height, 0);
       const move = findRowMove(prev, next, changedRows);
-      const rects = move === null ? plain : changedBands(prev, next, (y) => (y >= move.y && y < move.y + move.height ? y + move.dy : y));
+      const rects = move === null ? plain : damage(prev.image, next.image, (y) => (y >= move.y && y < move.y + move.height ? y + move.dy : y));
       change = { version: this.#version + 1, resized: false, move, rects: mergeRects(rects, this.#maxRects) };
     }
     this.#spare = prev !== null && prev.image.data.length === image.data.length ? prev.image.data : null;
