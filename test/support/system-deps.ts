@@ -1,6 +1,7 @@
 /**
  * System packages a few tests need (Debian's chromium, edid-decode,
- * vncsnapshot, openssl and qemu-system-x86: scripts/test-deps.sh lists them).
+ * vncsnapshot, openssl, qemu-system-x86 and the native VNC clients'
+ * packages: scripts/test-deps.sh lists them).
  * `npm test` never installs them: `npm run setup:test` does (CI runs it in
  * .ci/run). Locally a missing one skips its tests with one line saying how
  * to enable them; under CI=true it fails the file, so CI never passes by
