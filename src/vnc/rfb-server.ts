@@ -56,8 +56,8 @@ export const DEFAULT_VNC_MAX_VIEWERS = 8;
 
 export class VncServer {
   readonly name: string;
-  /** The socket path, or host:port; null without a listener. */
-  readonly address: string | null;
+  /** The socket path, or host:port (the port bound, when 0 was asked for); null without a listener. */
+  address: string | null;
   readonly #o: VncServerOptions;
   readonly #maxViewers: number;
   readonly #viewers = new Set<RfbConnection>();
@@ -127,6 +127,8 @@ export class VncServer {
         : `VNC for ${opts.name}: cannot listen on ${t.host}:${t.port} (${code ?? 'error'}).`);
     }
     server.#tcp = tcp;
+    const bound = tcp.address();
+    if (bound !== null && typeof bound === 'object') server.address = `${t.host}:${bound.port}`;
     return server;
   }
 
