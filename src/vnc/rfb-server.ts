@@ -113,7 +113,6 @@ export class VncServer {
       s.on('close', () => account.close());
       server.#admit(s, `${opts.name} vnc ${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`);
     });
-    tcp.on('error', (err) => log.warn(`${opts.name}: VNC listener: ${err.message}`));
     try {
       await new Promise<void>((resolve, reject) => {
         tcp.once('error', reject);
@@ -126,6 +125,7 @@ export class VncServer {
         ? `VNC for ${opts.name}: ${t.host}:${t.port} is in use; choose another display with --vnc HOST:DISPLAY.`
         : `VNC for ${opts.name}: cannot listen on ${t.host}:${t.port} (${code ?? 'error'}).`);
     }
+    tcp.on('error', (err) => log.warn(`${opts.name}: VNC listener: ${err.message}`));
     server.#tcp = tcp;
     const bound = tcp.address();
     if (bound !== null && typeof bound === 'object') server.address = `${t.host}:${bound.port}`;
