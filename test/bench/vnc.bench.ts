@@ -8,7 +8,10 @@
  * are installed, real TigerVNC viewers.
  *
  * Rows: server CPU share (% of one CPU) over the measured window, updates
- * and bytes per second per viewer, the server's peak RSS.
+ * and bytes per second per test viewer, updates the server sent to all
+ * viewers (TigerVNC's included), the server's peak RSS. A viewer that
+ * connected but never reads counts in the server's updates only until its
+ * socket fills.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,6 +20,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ENCODING } from '../../src/vnc/rfb-wire.ts';
 import { RfbTestClient } from '../support/rfb-client.ts';
+import { startTigerViewer, TIGERVNC_VIEWER, type TigerViewer } from '../support/vnc-clients.ts';
+import { spawnSync } from 'node:child_process';
 import { BENCH_DIR, printTable, writeResult, type Row } from './lib.ts';
 
 const W = 1920;
@@ -78,7 +83,7 @@ async function stuckViewer(socket: string): Promise<Viewer> {
   return { updates: 0, bytes: 0, stop: () => { clearInterval(timer); c.close(); } };
 }
 
-async function scenario(name: string, opts: { viewers: number; stuck?: number; pin?: boolean; rate?: number }): Promise<Row> {
+async function scenario(name: string, opts: { viewers: number; stuck?: number; tiger?: number; pin?: boolean; rate?: number }): Promise<Row> {
   const dir = mkdtempSync(join(tmpdir(), 'mdevsim-vnc-bench-'));
   const socket = join(dir, 'bench.vnc');
   const server = new ServerProcess(socket, opts.rate ?? LINES_PER_SECOND, opts.pin ?? false);
@@ -88,6 +93,8 @@ async function scenario(name: string, opts: { viewers: number; stuck?: number; p
     for (let i = 0; i < (opts.stuck ?? 0); i++) viewers.push(await stuckViewer(socket));
     const eager: Viewer[] = [];
     for (let i = 0; i < opts.viewers; i++) eager.push(await eagerViewer(socket));
+    const tigers: TigerViewer[] = [];
+    for (let i = 0; i < (opts.tiger ?? 0); i++) tigers.push(await startTigerViewer({ socketPath: socket }, { viewOnly: true, tap: false, xvfbSize: `${W}x${H + 64}` }));
     await new Promise((r) => setTimeout(r, WARMUP_MS));
     const before = await server.usage();
     const counts = eager.map((v) => ({ u: v.updates, b: v.bytes }));
@@ -97,6 +104,7 @@ async function scenario(name: string, opts: { viewers: number; stuck?: number; p
     const secs = (performance.now() - t0) / 1000;
     const perViewer = eager.map((v, i) => ({ u: (v.updates - counts[i]!.u) / secs, b: (v.bytes - counts[i]!.b) / secs }));
     for (const v of [...viewers, ...eager]) v.stop();
+    for (const t of tigers) await t.close();
     const ups = perViewer.length ? perViewer.reduce((n, p) => n + p.u, 0) / perViewer.length : 0;
     const minUps = perViewer.length ? Math.min(...perViewer.map((p) => p.u)) : 0;
     const kbs = perViewer.length ? perViewer.reduce((n, p) => n + p.b, 0) / perViewer.length / 1024 : 0;
@@ -106,6 +114,7 @@ async function scenario(name: string, opts: { viewers: number; stuck?: number; p
       'scrolls/s': Math.round(((after.scrolls - before.scrolls) / secs) * 10) / 10,
       'updates/s per viewer': Math.round(ups * 10) / 10,
       'slowest viewer updates/s': Math.round(minUps * 10) / 10,
+      'updates/s sent, all viewers': Math.round(((after.updates - before.updates) / secs) * 10) / 10,
       'KiB/s per viewer': Math.round(kbs),
       'frames converted/s': Math.round(((after.converted - before.converted) / secs) * 10) / 10,
       'server peak RSS MiB': Math.round(after.hwm / 1048576),
@@ -123,6 +132,12 @@ export default async function main(): Promise<void> {
   for (const n of [1, 2, 4]) rows.push(await scenario(`scrolling, ${n} viewer(s)`, { viewers: n }));
   rows.push(await scenario('scrolling, 1 viewer, server pinned to CPU 0', { viewers: 1, pin: true }));
   rows.push(await scenario('scrolling, 2 viewers + 1 that never reads', { viewers: 2, stuck: 1 }));
+  if (spawnSync(TIGERVNC_VIEWER, ['-help']).error === undefined && spawnSync('Xvfb', ['-help']).error === undefined) {
+    rows.push(await scenario('scrolling, 1 TigerVNC viewer (Xvfb)', { viewers: 0, tiger: 1 }));
+    rows.push(await scenario('scrolling, 1 TigerVNC + 1 test viewer', { viewers: 1, tiger: 1 }));
+  } else {
+    console.log('  (TigerVNC rows skipped: npm run setup:test installs tigervnc-viewer and xvfb)');
+  }
   printTable(`VNC: ${W}x${H} guest scrolling ${LINES_PER_SECOND} text lines/s (ZRLE + CopyRect viewers)`, rows);
   console.log(`  wrote ${writeResult('vnc', { width: W, height: H, linesPerSecond: LINES_PER_SECOND, windowMs: WINDOW_MS, rows })}`);
 }

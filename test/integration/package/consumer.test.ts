@@ -152,18 +152,21 @@ export type Clients = [typeof SyncVfioUserClient, typeof Manager];
 interface Served {
   readonly child: ChildProcess;
   readonly socket: string;
+  /** The browser view's URL, with serve --view. */
+  readonly view: string | undefined;
   /** SIGTERM; resolves with how it ended (npx passes the signal on, so it may die of it rather than exit 0). */
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /** `npx mdevsim serve --json` in a project, until its first device's socket is announced and it is ready. */
-async function serve(project: string, device: string): Promise<Served> {
+async function serve(project: string, device: string, extra: string[] = []): Promise<Served> {
   const dir = mkdtempSync(join(work, 'sock-'));
-  const child = spawn(join(bareBin, 'npx'), ['--no-install', 'mdevsim', 'serve', '--json', '--dir', dir, '--device', device], {
+  const child = spawn(join(bareBin, 'npx'), ['--no-install', 'mdevsim', 'serve', '--json', '--dir', dir, '--device', device, ...extra], {
     cwd: project, env: consumerEnv(bareBin), stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  let view: string | undefined;
   const socket = await new Promise<string>((ready, fail) => {
     let sock: string | undefined;
     const timer = setTimeout(() => fail(new Error(`serve did not become ready: ${stderr}`)), 20_000);
@@ -171,11 +174,12 @@ async function serve(project: string, device: string): Promise<Served> {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const e = JSON.parse(line) as Record<string, unknown>;
       if (e['event'] === 'device' && sock === undefined) sock = String(e['socket']);
+      if (e['event'] === 'view') view = String(e['url']);
       if (e['event'] === 'ready') { clearTimeout(timer); ready(sock!); }
     });
   });
   return {
-    child, socket,
+    child, socket, view,
     stop: () => new Promise((done) => {
       child.removeAllListeners('exit');
       if (child.exitCode !== null || child.signalCode !== null) { done({ code: child.exitCode, signal: child.signalCode }); return; }
@@ -260,6 +264,23 @@ describe.each([
     } finally {
       const end = await served.stop();
       expect(end.code === 0 || end.signal === 'SIGTERM', `serve ended ${JSON.stringify(end)}`).toBe(true);
+    }
+  });
+
+  it('the installed serve --view serves its page and the noVNC modules from the installed packages', async () => {
+    const served = await serve(project, 'mdpy-vga', ['--view', '0']);
+    try {
+      const url = new URL(served.view!);
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toMatch(/<script type="module" src="\/app\.js"/);
+      const app = await fetch(new URL('/app.js', url.origin));
+      expect([app.status, app.headers.get('content-type')]).toEqual([200, 'text/javascript; charset=utf-8']);
+      const rfb = await fetch(new URL('/novnc/core/rfb.js', url.origin));
+      expect([rfb.status, rfb.headers.get('content-type')]).toEqual([200, 'text/javascript; charset=utf-8']);
+      expect(await rfb.text()).toContain('export default class RFB');
+    } finally {
+      await served.stop();
     }
   });
 
