@@ -38,10 +38,16 @@ describe.skipIf(!haveQemu)('serve --vnc with a real QEMU on the QMP socket', () 
     viewer.setEncodings([ENCODING.Raw]);
     viewer.key(true, 0x61); // 'a'
     viewer.key(false, 0x61);
+    // QEMU's Extended Key Event (message 255, sub-type 0) carries keysym 'b' and XT scancode 0x2e, the key
+    // 'c' of a US keyboard: the scancode wins (it travels as a key number), so QEMU sees 'c'.
+    viewer.send([255, 0, 0, 1, 0, 0, 0, 0x62, 0, 0, 0, 0x2e]);
+    viewer.send([255, 0, 0, 0, 0, 0, 0, 0x62, 0, 0, 0, 0x2e]);
     viewer.pointer(320, 240, 1); // the middle of the 640×480 placeholder, left button down
     viewer.pointer(320, 240, 0);
     await qemu.printed(/input_event_key_qcode .*key qcode a, down 1/);
     await qemu.printed(/input_event_key_qcode .*key qcode a, down 0/);
+    await qemu.printed(/input_event_key_qcode .*key qcode c, down 1/);
+    await qemu.printed(/input_event_key_qcode .*key qcode c, down 0/);
     // 320 of 0..639 scaled onto 0..0x7fff as qemu_input_scale_axis does: 320·32767/639 = 16409.
     await qemu.printed(/input_event_abs .*axis x, value 0x4019/);
     await qemu.printed(/input_event_btn .*button left, down 1/);
