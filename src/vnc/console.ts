@@ -73,16 +73,18 @@ export class DeviceConsole {
     try {
       if (opts.qmpPath !== null) {
         qmp = await QmpEndpoint.listen(opts.qmpPath, { label: `${name} QMP`, ...(opts.fdLedger ? { fdLedger: opts.fdLedger } : {}) });
-        qmp.on('ready', () => opts.onInput?.(true));
-        qmp.on('lost', () => opts.onInput?.(false));
       }
       const endpoint = qmp;
+      // The title a viewer shows says whether its keys reach the guest.
+      const desktopName = (): string => (endpoint === null || endpoint.ready ? opts.desktopName : `${opts.desktopName} (view only: no QMP peer)`);
       const vnc = await VncServer.start({
-        name, screen, desktopName: opts.desktopName, target: opts.vnc, auth: opts.auth,
+        name, screen, desktopName, target: opts.vnc, auth: opts.auth,
         input: () => (endpoint === null ? null : qmpInput(endpoint)),
         ...(opts.maxViewers !== undefined ? { maxViewers: opts.maxViewers } : {}),
         ...(opts.fdLedger ? { fdLedger: opts.fdLedger } : {}),
       });
+      qmp?.on('ready', () => { vnc.desktopNameChanged(); opts.onInput?.(true); });
+      qmp?.on('lost', () => { vnc.desktopNameChanged(); opts.onInput?.(false); });
       return new DeviceConsole(name, screen, vnc, qmp, opts.vnc, opts.auth);
     } catch (err) {
       screen.close();

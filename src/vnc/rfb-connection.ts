@@ -56,8 +56,8 @@ export interface RfbInput {
 export interface RfbConnectionOptions {
   readonly screen: Screen;
   readonly auth: RfbAuth;
-  /** ServerInit's desktop name. */
-  readonly desktopName: string;
+  /** The desktop name, asked at ServerInit and again by setDesktopName()'s callers. */
+  readonly desktopName: () => string;
   readonly input: RfbInput | null;
   /** Who this is, for logs. */
   readonly peer: string;
@@ -109,6 +109,7 @@ export class RfbConnection {
   #desktopSize = false;
   #extendedDesktopSize = false;
   #extendedKeys = false;
+  #desktopNameUpdates = false;
 
   // What the viewer has.
   #fbWidth = 0;
@@ -297,7 +298,7 @@ export class RfbConnection {
     const frame = this.#o.screen.frame;
     this.#fbWidth = frame.width;
     this.#fbHeight = frame.height;
-    const name = Buffer.from(this.#o.desktopName, 'utf8');
+    const name = Buffer.from(this.#o.desktopName(), 'utf8');
     const b = Buffer.alloc(4 + PIXEL_FORMAT_LENGTH + 4 + name.length);
     const v = new DataView(b.buffer, b.byteOffset, b.length);
     v.setUint16(0, frame.width);
@@ -358,7 +359,7 @@ export class RfbConnection {
         this.#useZrle = false;
         let pixelChosen = false;
         const had = { ext: this.#extendedDesktopSize, keys: this.#extendedKeys };
-        this.#copyRect = this.#desktopSize = this.#extendedDesktopSize = this.#extendedKeys = false;
+        this.#copyRect = this.#desktopSize = this.#extendedDesktopSize = this.#extendedKeys = this.#desktopNameUpdates = false;
         for (let i = 0; i < n; i++) {
           const e = v.getInt32(4 + 4 * i);
           // The first pixel encoding we support in the viewer's order is its preference (§7.5.2).
@@ -367,6 +368,7 @@ export class RfbConnection {
           if (e === ENCODING.DesktopSize) this.#desktopSize = true;
           if (e === ENCODING.ExtendedDesktopSize) this.#extendedDesktopSize = true;
           if (e === ENCODING.QemuExtendedKeyEvent) this.#extendedKeys = true;
+          if (e === ENCODING.DesktopName) this.#desktopNameUpdates = true;
         }
         if (this.#useZrle && this.#zrle === null) this.#zrle = new ZrleStream();
         // Tell the viewer what it may use from us, as QEMU does: the key extension at once, the screen layout with the next update.
@@ -401,6 +403,26 @@ export class RfbConnection {
         if (v.getUint8(1) === QEMU_EXTENDED_KEY_EVENT) this.#o.input?.key(v.getUint16(2) !== 0, v.getUint32(4), v.getUint32(8));
         return;
     }
+  }
+
+  /**
+   * The desktop name changed (QEMU joined or left the QMP socket: input or
+   * view-only): viewers that list DesktopName get it with the next update,
+   * so their window title says it.
+   */
+  desktopNameChanged(): void {
+    if (this.#state !== 'normal' || !this.#desktopNameUpdates) return;
+    this.#pseudo.push((out) => {
+      const name = Buffer.from(this.#o.desktopName(), 'utf8');
+      const b = Buffer.alloc(RECT_HEADER_LENGTH + 4 + name.length);
+      const v = new DataView(b.buffer);
+      writeRectHeader(v, 0, 0, 0, 0, 0, ENCODING.DesktopName);
+      v.setUint32(RECT_HEADER_LENGTH, name.length);
+      name.copy(b, RECT_HEADER_LENGTH + 4);
+      out.push(b);
+      return 1;
+    });
+    this.#guard(() => this.#trySend(true));
   }
 
   #sendColourMap(): void {

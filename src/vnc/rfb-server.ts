@@ -27,7 +27,8 @@ export type VncTarget =
 export interface VncServerOptions {
   readonly name: string;
   readonly screen: Screen;
-  readonly desktopName: string;
+  /** The desktop name now (it may change: setDesktopName… see desktopNameChanged()). */
+  readonly desktopName: () => string;
   /** Where to listen; null serves attach() only. */
   readonly target: VncTarget | null;
   /** How listener connections authenticate (attach() streams are authenticated by their owner). */
@@ -144,6 +145,11 @@ export class VncServer {
       viewers: this.#viewers.size, accepted: this.#accepted, refused: this.#refused, noFds: this.#noFds,
       connections: [...this.#viewers].map((c) => c.stats()),
     };
+  }
+
+  /** The desktop name changed: tell the viewers that can hear it (DesktopName pseudo-encoding). */
+  desktopNameChanged(): void {
+    for (const v of this.#viewers) v.desktopNameChanged();
   }
 
   /** Stop listening and drop every viewer. Idempotent. */

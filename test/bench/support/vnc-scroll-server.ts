@@ -58,7 +58,7 @@ let scrolls = 0;
 
 const screen = new Screen({ name: 'bench', read: (use) => readDisplay(dev, 'bench', ({ state }) => use(state)) });
 const server = await VncServer.start({
-  name: 'bench', screen, desktopName: 'bench', target: { kind: 'unix', path: socket! }, auth: { kind: 'none' }, input: () => null, maxViewers: 64,
+  name: 'bench', screen, desktopName: () => 'bench', target: { kind: 'unix', path: socket! }, auth: { kind: 'none' }, input: () => null, maxViewers: 64,
 });
 
 if (LINES > 0) {

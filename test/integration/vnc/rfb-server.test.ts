@@ -60,7 +60,7 @@ describe('RFB server over a Unix socket', () => {
     drm.fill(0x000000ff, { x: 0, y: H / 2, w: W, h: H / 2 });
     screen = new Screen({ name: 'mbochs-0', read: (use) => readDisplay(dev, 'mbochs-0', ({ state }) => use(state)), pollMs: 10 });
     server = await VncServer.start({
-      name: 'mbochs-0', screen, desktopName: 'mbochs-0 (mdevsim)', target: { kind: 'unix', path: join(dir, 's', 'mbochs-0.vnc') },
+      name: 'mbochs-0', screen, desktopName: () => 'mbochs-0 (mdevsim)', target: { kind: 'unix', path: join(dir, 's', 'mbochs-0.vnc') },
       auth: { kind: 'none' }, input: () => null,
     });
   });
@@ -160,7 +160,7 @@ describe('RFB server: a device without a mode', () => {
   it('shows the 640×480 placeholder rather than black or garbage', async () => {
     const dev = new MbochsDevice('mbochs-medium', { name: 'idle', budget: new InstanceBudget({ total: 64 }) });
     const screen = new Screen({ name: 'idle', read: (use) => readDisplay(dev, 'idle', ({ state }) => use(state)) });
-    const server = await VncServer.start({ name: 'idle', screen, desktopName: 'idle', target: null, auth: { kind: 'none' }, input: () => null });
+    const server = await VncServer.start({ name: 'idle', screen, desktopName: () => 'idle', target: null, auth: { kind: 'none' }, input: () => null });
     const { PassThrough, Duplex } = await import('node:stream');
     // Two pipes make a socket pair in memory for attach().
     const up = new PassThrough();
