@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
-# Debian packages some tests use: chromium (the browser tests), edid-decode
-# (checks our EDID blobs) and qemu-system-x86 (a real VNC server for the web
-# view's tests). Installed when missing and when we can
-# (root with apt-get, as on the project's machines and CI); otherwise those
-# tests skip locally and say why. Run explicitly: `npm run setup:test`, and
-# by .ci/run before `npm test` (which never installs anything itself). Under
-# CI=true a package that cannot be installed is an error.
+# Debian packages some tests use: chromium (the live view's browser test),
+# edid-decode (checks our EDID blobs), vncsnapshot (a real VNC client for the
+# VNC auth test and the native-client harness, with libjpeg-turbo-progs: djpeg
+# decodes its JPEG), openssl (its legacy provider checks our DES),
+# qemu-system-x86 (QMP input against a real QEMU, and QEMU's VNC server as the
+# harness's reference; it depends on seabios, the firmware its guest sits in),
+# and tigervnc-viewer under xvfb with x11-apps (xwd) and x11-utils (xwininfo)
+# for the harness's TigerVNC (test/support/vnc-clients.ts). Installed when
+# missing and when we can (root with apt-get, as on the project's machines and
+# CI); otherwise those tests skip locally and say why. Run explicitly: `npm run
+# setup:test`, and by .ci/run before `npm test` (which never installs anything
+# itself). Under CI=true a package that cannot be installed is an error.
 set -uo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v edid-decode >/dev/null 2>&1 || need+=(edid-decode)
+command -v vncsnapshot >/dev/null 2>&1 || need+=(vncsnapshot)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
+command -v djpeg >/dev/null 2>&1 || need+=(libjpeg-turbo-progs)
+command -v xtigervncviewer >/dev/null 2>&1 || need+=(tigervnc-viewer)
+command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
+command -v xwd >/dev/null 2>&1 || need+=(x11-apps)
+command -v xwininfo >/dev/null 2>&1 || need+=(x11-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "test-deps: ${need[*]} missing and not installable here (need root + apt-get); the tests that use them will skip" >&2

@@ -16,6 +16,11 @@ export interface OptionSpec extends ParseArgsOption {
   readonly help: string;
   /** The value's placeholder in the help text (string options), e.g. "WxH". */
   readonly value?: string;
+  /**
+   * A string option given bare (last, or followed by another option) takes
+   * this value: `serve --vnc` is `--vnc unix`, `--vnc 127.0.0.1:0` TCP.
+   */
+  readonly ifBare?: string;
 }
 
 export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
@@ -59,7 +64,7 @@ export type Outcome =
 export function parseCommand(command: Command, args: string[]): Outcome {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { ...command.options, ...HELP }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: bareValues(command.options, args), options: { ...command.options, ...HELP }, allowPositionals: true, strict: true });
   } catch (err) {
     throw new UsageError(parseArgsSentence(command.name, err));
   }
@@ -75,6 +80,20 @@ export function parseCommand(command: Command, args: string[]): Outcome {
 }
 
 /** node:util's parse errors in our own words (its text quotes unevenly and suggests `--` tricks). */
+/** `--name` without a value → `--name=<ifBare>` for options that have one; nothing after `--` changes. */
+function bareValues(options: OptionSpecs, args: string[]): string[] {
+  const out = [...args];
+  for (let i = 0; i < out.length; i++) {
+    const a = out[i]!;
+    if (a === '--') break;
+    const spec = a.startsWith('--') ? options[a.slice(2)] : undefined;
+    if (spec?.ifBare === undefined) continue;
+    const next = out[i + 1];
+    if (next === undefined || next.startsWith('-')) out[i] = `${a}=${spec.ifBare}`;
+  }
+  return out;
+}
+
 function parseArgsSentence(name: string, err: unknown): string {
   const code = (err as { code?: unknown }).code;
   const message = err instanceof Error ? err.message : String(err);

@@ -7,7 +7,7 @@
 import type { ServerEvent } from '../vfio-user/server.ts';
 import type { VfioDevice } from '../vfio/device.ts';
 import { deviceType, type DeviceType } from '../../devices/catalog.ts';
-import { startLiveView, type LiveView } from '../display/live-view.ts';
+import { startWebView, type WebView } from '../vnc/web-view.ts';
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Manager, checkDeviceName, type ManagerEvent, type ManagerOptions } from '../mgmt/manager.ts';
@@ -17,6 +17,9 @@ import { ControlServer } from '../mgmt/control.ts';
 import type { DeviceServer } from '../vfio-user/server.ts';
 import type { Quirks } from '../../devices/common/options.ts';
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS, controlSocketPath } from './paths.ts';
+import type { RfbAuth } from '../vnc/rfb-connection.ts';
+import type { ConsoleInfo } from '../vnc/console.ts';
+import { qemuInputArgs } from '../vnc/qmp-endpoint.ts';
 
 export { DEFAULT_DEVICES, controlSocketPath, defaultSocketDir } from './paths.ts';
 
@@ -45,6 +48,16 @@ export interface ServeOptions {
   readonly controlLimits?: { readonly maxConnections?: number | undefined; readonly idleTimeoutMs?: number | undefined };
   /** Most live-view event streams at once (src/display/live-view.ts default). */
   readonly viewMaxClients?: number | undefined;
+  /**
+   * A VNC server per device: 'unix' on `<dir>/<name>.vnc`, or TCP displays
+   * from `firstDisplay` on (port 5900 + display). Undefined: none (unless
+   * the web view needs consoles, which then have no listener).
+   */
+  readonly vnc?: 'unix' | { readonly host: string; readonly firstDisplay: number };
+  /** How TCP viewers authenticate; undefined refuses TCP (serve --vnc-password-file / --vnc-auth none). */
+  readonly vncAuth?: RfbAuth;
+  /** Most VNC viewers per device (src/vnc/rfb-server.ts default). */
+  readonly vncMaxViewers?: number | undefined;
   /** On SIGINT/SIGTERM, clients get this long to take their queued replies. @defaultValue DEFAULT_SHUTDOWN_TIMEOUT_MS */
   readonly shutdownTimeoutMs?: number;
   readonly json: boolean;
@@ -61,14 +74,20 @@ export interface ServedDevice {
 }
 
 /** The QEMU 10.x command line that attaches one device (QEMU docs/system/devices/vfio-user.rst; README "Attaching QEMU"). */
-export function qemuCommandLine(socketPath: string, opts: { memory?: string } = {}): string {
+export function qemuCommandLine(socketPath: string, opts: { memory?: string; qmp?: string | null } = {}): string {
   const dev = JSON.stringify({ driver: 'vfio-user-pci', socket: { type: 'unix', path: socketPath } });
-  return [
+  const lines = [
     'qemu-system-x86_64 -machine q35,accel=kvm:tcg,memory-backend=mem -m 2G',
     `-object memory-backend-memfd,id=mem,size=${opts.memory ?? '2G'},share=on`,
     '-nodefaults -serial mon:stdio',
     `-device '${dev}'`,
-  ].join(' \\\n    ');
+  ];
+  if (opts.qmp) {
+    // Our QMP endpoint for viewers' keyboard and mouse, and the absolute pointer they need (docs/vnc.md).
+    const a = qemuInputArgs(opts.qmp);
+    for (let i = 0; i < a.length; i += 2) lines.push(`${a[i]} ${a[i + 1]}`);
+  }
+  return lines.join(' \\\n    ');
 }
 
 export interface Serving {
@@ -85,12 +104,19 @@ export interface Serving {
 export function startServing(opts: ServeOptions): Serving {
   checkServeOptions(opts);
   let ready = false;
+  const atStartup = new Set<string>();
   const manager = new Manager({
     dir: opts.dir,
     ...(opts.record !== undefined ? { record: opts.record, replaceRecords: opts.force ?? false } : {}),
     ...(opts.server !== undefined ? { server: opts.server } : {}),
     onServerEvent: (e) => logEvent(opts, e),
-    onEvent: (e) => { if (ready) logManagerEvent(opts, e); },
+    // The devices made here print their console with their own line; later ones get a 'console' event.
+    onEvent: (e) => { if (ready && !(e.kind === 'console' && atStartup.delete(e.name))) logManagerEvent(opts, e); },
+    consoles: {
+      vnc: opts.vnc ?? (opts.view !== undefined ? 'none' : 'off'),
+      ...(opts.vncAuth !== undefined ? { tcpAuth: opts.vncAuth } : {}),
+      ...(opts.vncMaxViewers !== undefined ? { maxViewers: opts.vncMaxViewers } : {}),
+    },
   });
   let control: ControlServer | undefined;
   const stop = (): void => {
@@ -111,6 +137,7 @@ export function startServing(opts: ServeOptions): Serving {
         ...(type.edid && opts.resolution ? { resolution: opts.resolution } : {}),
         ...(type.edid && opts.noEdid ? { noEdid: true } : {}),
       });
+      atStartup.add(created.name);
       const mode = created.resolution;
       if (mode?.clamped && opts.resolution) {
         const text = `${created.name}: resolution ${opts.resolution.width}x${opts.resolution.height} clamped to ${mode.width}x${mode.height}: ${mode.reason ?? ''}`;
@@ -176,6 +203,13 @@ function logManagerEvent(opts: ServeOptions, e: ManagerEvent): void {
     const edid = i.resolution ? { width: i.resolution.width, height: i.resolution.height } : null;
     if (opts.json) opts.out(JSON.stringify({ event: 'created', name: i.name, uuid: i.uuid, type: i.type, socket: i.socket, edid }));
     else opts.out(`${i.name} (${i.type}, ${i.uuid}) created on ${i.socket}`);
+  } else if (e.kind === 'input') {
+    if (opts.json) opts.out(JSON.stringify({ event: 'input', name: e.name, connected: e.connected }));
+    else opts.out(e.connected ? `${e.name}: QEMU connected to its QMP socket: viewers' keyboard and mouse reach the guest` : `${e.name}: QEMU left its QMP socket: view-only until it reconnects`);
+  } else if (e.kind === 'console') {
+    const c = e.console;
+    if (opts.json) opts.out(JSON.stringify({ event: 'console', name: e.name, vnc: c.vnc, display: c.display, qmp: c.qmp }));
+    else opts.out(`${e.name}: ${c.vnc ? `VNC ${c.display !== null ? `display :${c.display} ` : ''}on ${c.vnc}` : 'browser view'}${c.qmp ? `; QMP for QEMU on ${c.qmp}` : ''}`);
   } else if (opts.json) {
     opts.out(JSON.stringify({ event: 'removed', name: e.name, uuid: e.uuid }));
   } else {
@@ -191,26 +225,40 @@ function logManagerEvent(opts: ServeOptions, e: ManagerEvent): void {
  */
 export async function serveUntilSignalled(opts: ServeOptions): Promise<void> {
   const { devices, control, stop, shutdown, manager } = startServing(opts);
-  let view: LiveView | undefined;
-  if (opts.view !== undefined) {
-    try {
-      view = await startLiveView({
+  let view: WebView | undefined;
+  const consoles = new Map<string, ConsoleInfo | null>();
+  try {
+    // A console that cannot start (a VNC port in use) fails serve as a whole, before it says it is ready.
+    for (const d of devices) consoles.set(d.name, await manager.consoleReady(d.name));
+    if (opts.view !== undefined) {
+      view = await startWebView({
         port: opts.view,
         ...(opts.viewMaxClients !== undefined ? { maxClients: opts.viewMaxClients } : {}),
-        devices: () => manager.list().map((i) => ({ name: i.name, device: manager.device(i.name) })),
+        devices: () => manager.list().map((i) => ({ name: i.name, input: i.console?.input ?? false })),
+        attach: (name, stream, peer) => {
+          let c;
+          try { c = manager.console(name); } catch { return false; }
+          return c?.vnc.attach(stream, peer) ?? false;
+        },
       });
-    } catch (err) {
-      stop();
-      throw err;
     }
+  } catch (err) {
+    stop();
+    throw err;
   }
   for (const d of devices) {
+    const con = consoles.get(d.name) ?? null;
     if (opts.json) {
-      opts.out(JSON.stringify({ event: 'device', name: d.name, type: d.type.name, socket: d.server.path, edid: d.edidMode ?? null }));
+      opts.out(JSON.stringify({
+        event: 'device', name: d.name, type: d.type.name, socket: d.server.path, edid: d.edidMode ?? null,
+        vnc: con?.vnc ?? null, display: con?.display ?? null, qmp: con?.qmp ?? null,
+      }));
     } else {
       const edid = d.edidMode ? `; EDID preferred mode ${d.edidMode.width}x${d.edidMode.height}` : '';
       opts.out(`${d.name} (${d.type.description}${edid}) on ${d.server.path}`);
-      opts.out(`  attach with:\n    ${qemuCommandLine(d.server.path)}\n`);
+      if (con?.vnc) opts.out(`  VNC ${con.display !== null ? `display :${con.display} on ${con.vnc}${con.auth === 'none' ? ' (no password)' : ' (password)'}` : `on ${con.vnc}`}`);
+      if (con?.qmp) opts.out(`  keyboard and mouse through QMP on ${con.qmp} once QEMU connects; view-only until then`);
+      opts.out(`  attach with:\n    ${qemuCommandLine(d.server.path, { qmp: con?.qmp ?? null })}\n`);
     }
   }
   if (control) {

@@ -23,6 +23,7 @@ import {
   type ControlErrorBody,
   type RequestId,
 } from './control-wire.ts';
+import type { ConsoleInfo } from '../vnc/console.ts';
 import type {
   CreateArgs,
   CreatedInstance,
@@ -145,6 +146,11 @@ export class ControlClient {
 
   restore(name: string, snapshot: Uint8Array): Promise<InstanceInfo> {
     return this.call('restore', { name, snapshot }) as Promise<InstanceInfo>;
+  }
+
+  /** Start a VNC listener for a device: its Unix socket, or a TCP display (display omitted: the next free one). */
+  vnc(name: string, listen: 'unix' | { host: string; display?: number } = 'unix'): Promise<ConsoleInfo> {
+    return this.call('vnc', { name, listen }) as Promise<ConsoleInfo>;
   }
 
   /** Close; pending calls reject with ECONNRESET. Idempotent. */

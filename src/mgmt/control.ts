@@ -157,6 +157,18 @@ function dispatch(manager: Manager, call: ControlCall, rawArgs: unknown): unknow
       if (!(bytes instanceof Uint8Array)) throw new ConfigError('restore needs "snapshot": the snapshot bytes (msgpack bin).');
       return manager.restore(nameArg(args, call), bytes);
     }
+    case 'vnc': {
+      // "listen": "unix" (the default) or { host, display }, display omitted = the next free one.
+      const l = args['listen'] ?? 'unix';
+      if (l === 'unix') return manager.startVnc(nameArg(args, call), 'unix');
+      const rec = l !== null && typeof l === 'object' ? (l as Record<string, unknown>) : null;
+      const host = rec?.['host'];
+      const display = rec?.['display'] ?? manager.freeDisplay();
+      if (typeof host !== 'string' || host === '' || typeof display !== 'number' || !Number.isInteger(display) || display < 0 || display > 65535 - 5900) {
+        throw new ConfigError('vnc needs "listen": "unix" or { "host": HOST, "display": 0-59635 }.');
+      }
+      return manager.startVnc(nameArg(args, call), { host, display });
+    }
   }
 }
 
@@ -315,16 +327,28 @@ export class ControlServer {
       this.#reply(socket, { id: req.id, ok: false, error: { code: 'ECALL', message: `Unknown call "${req.call.slice(0, 64)}"; calls: ${CONTROL_CALLS.join(', ')}.` } });
       return;
     }
-    let reply: ControlReply;
-    try {
-      reply = { id: req.id, ok: true, result: dispatch(this.#manager, req.call as ControlCall, req.args) };
-    } catch (err) {
+    const failed = (err: unknown): ControlReply => {
       this.stats.errors++;
       const error = errorBody(err);
       if (error.code === 'EINTERNAL') log.warn(`control: ${req.call}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-      reply = { id: req.id, ok: false, error };
+      return { id: req.id, ok: false, error };
+    };
+    let result: unknown;
+    try {
+      result = dispatch(this.#manager, req.call as ControlCall, req.args);
+    } catch (err) {
+      this.#reply(socket, failed(err));
+      return;
     }
-    this.#reply(socket, reply);
+    if (!(result instanceof Promise)) {
+      this.#reply(socket, { id: req.id, ok: true, result });
+      return;
+    }
+    // A call that waits (vnc binds a port): its reply goes out when it is done; replies carry their id.
+    result.then(
+      (r: unknown) => { if (!socket.closed) this.#reply(socket, { id: req.id, ok: true, result: r }); },
+      (err: unknown) => { if (!socket.closed) this.#reply(socket, failed(err)); },
+    );
   }
 
   #reply(socket: UnixSocket, reply: ControlReply): void {

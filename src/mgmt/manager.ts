@@ -36,6 +36,9 @@ import { DEVICE_TYPES, availableInstances, deviceType, type DeviceType } from '.
 import { describeDeviceModel, edidState, type DeviceModelDescription, type EdidState } from './inspect.ts';
 import { encodeSnapshot, openSnapshot } from './snapshot.ts';
 import { screenshotDevice, type ScreenshotResult } from './screenshot.ts';
+import { DeviceConsole, VNC_BASE_PORT, type ConsoleInfo } from '../vnc/console.ts';
+import type { RfbAuth } from '../vnc/rfb-connection.ts';
+import type { VncTarget } from '../vnc/rfb-server.ts';
 
 /** A refusal of the manager itself (unknown instance, name taken, budget exhausted); `code` is stable. */
 export class ManagerError extends Error {
@@ -118,6 +121,8 @@ export interface InstanceInfo {
   /** A vfio-user client is connected to the device socket now. */
   readonly connected: boolean;
   readonly edid: EdidState | null;
+  /** The device's console (VNC, QMP input), when it has one. */
+  readonly console: ConsoleInfo | null;
 }
 
 /** The mode an EDID update advertises, with why it differs from the request. */
@@ -141,7 +146,10 @@ export type SetResolutionResult =
 
 export type ManagerEvent =
   | { readonly kind: 'created'; readonly instance: CreatedInstance }
-  | { readonly kind: 'removed'; readonly name: string; readonly uuid: string };
+  | { readonly kind: 'removed'; readonly name: string; readonly uuid: string }
+  | { readonly kind: 'console'; readonly name: string; readonly console: ConsoleInfo }
+  /** QEMU connected to the device's QMP endpoint (input reaches the guest) or left it. */
+  | { readonly kind: 'input'; readonly name: string; readonly connected: boolean };
 
 export interface ManagerOptions {
   /**
@@ -169,6 +177,27 @@ export interface ManagerOptions {
   readonly server?: Pick<DeviceServerOptions, 'maxClients' | 'handshakeTimeoutMs' | 'outputLimit' | 'limits'>;
   /** Replace existing trace files of the user's own (`serve --force`). */
   readonly replaceRecords?: boolean;
+  /** Give every device a console (src/vnc/console.ts) as it is created. */
+  readonly consoles?: ConsolePolicy;
+}
+
+/** Where consoles listen and how viewers authenticate. */
+export interface ConsolePolicy {
+  /**
+   * What each new device gets. 'unix': `<dir>/<name>.vnc`; tcp: display
+   * `firstDisplay` for the first device and the next free ones after it
+   * (port 5900 + display); 'none': a console without a VNC listener (the
+   * web view's streams only); 'off': no console until startVnc().
+   */
+  readonly vnc: 'unix' | 'none' | 'off' | { readonly host: string; readonly firstDisplay: number };
+  /**
+   * How TCP viewers authenticate (a Unix socket in the private directory
+   * needs none); undefined refuses TCP: the user has not chosen.
+   */
+  readonly tcpAuth?: RfbAuth;
+  /** Listen on `<dir>/<name>.qmp` for the guest's QEMU (input). @defaultValue true */
+  readonly qmp?: boolean;
+  readonly maxViewers?: number;
 }
 
 interface Instance {
@@ -179,6 +208,11 @@ interface Instance {
   readonly vbe: 'sample' | 'strict' | null;
   readonly device: VfioDevice;
   readonly server: DeviceServer;
+  console: DeviceConsole | null;
+  /** A console being started (serve waits for it; remove closes what it brings). */
+  starting: Promise<DeviceConsole | null> | null;
+  /** The TCP display reserved for a console still starting. */
+  pendingDisplay?: number | undefined;
 }
 
 /** The type's TypeInfo (available_instances from its budget now). */
@@ -324,8 +358,17 @@ export class Manager {
       device.destroy();
       throw err;
     }
-    const inst: Instance = { name, uuid, type, quirks, vbe, device, server };
+    const inst: Instance = { name, uuid, type, quirks, vbe, device, server, console: null, starting: null };
     this.#instances.set(name, inst);
+    const policy = this.#opts.consoles;
+    if (policy && policy.vnc !== 'off') {
+      const target = policy.vnc === 'none' ? null : policy.vnc === 'unix' ? 'unix' as const : { host: policy.vnc.host, display: this.#freeDisplay(policy.vnc.firstDisplay) };
+      if (target !== null && target !== 'unix') inst.pendingDisplay = target.display;
+      inst.starting = this.#startConsole(inst, target).catch((err: unknown) => {
+        log.error(`${name}: no console: ${err instanceof Error ? err.message : String(err)}`);
+        return null;
+      });
+    }
     this.#typeCounters.set(type.name, (this.#typeCounters.get(type.name) ?? 0) + 1);
     const created: CreatedInstance = { ...this.#info(inst), resolution: mode };
     this.#opts.onEvent?.({ kind: 'created', instance: created });
@@ -336,6 +379,7 @@ export class Manager {
   remove(nameOrUuid: string): { name: string; uuid: string } {
     const inst = this.#get(nameOrUuid);
     this.#instances.delete(inst.name);
+    this.#closeConsole(inst);
     try {
       inst.server.close();
     } finally {
@@ -412,6 +456,51 @@ export class Manager {
     return this.#info(inst);
   }
 
+  /**
+   * The device's console once it has started (serve waits for every
+   * device's before it says it is ready), or null without one.
+   * @throws ConfigError (rejects) when it could not start (a port in use).
+   */
+  async consoleReady(nameOrUuid: string): Promise<ConsoleInfo | null> {
+    const inst = this.#get(nameOrUuid);
+    if (inst.starting) {
+      const c = await inst.starting;
+      if (c === null) throw new ConfigError(`${inst.name}: its console could not start (the log says why).`);
+    }
+    return inst.console?.info() ?? null;
+  }
+
+  /**
+   * Start a VNC listener for a device at runtime (`mdevsim vnc`): a Unix
+   * socket `<dir>/<name>.vnc`, or a TCP display. A device without a
+   * console gets one (with its QMP endpoint, unless the policy has none).
+   * @throws ManagerError EEXIST when the device already has a VNC listener;
+   *   ConfigError (rejects) for TCP without authentication configured, or a port in use.
+   */
+  async startVnc(nameOrUuid: string, target: 'unix' | { host: string; display: number }): Promise<ConsoleInfo> {
+    const inst = this.#get(nameOrUuid);
+    if (inst.starting) await inst.starting;
+    if (inst.console?.vnc.address) throw new ManagerError('EEXIST', `${inst.name} already has VNC on ${inst.console.vnc.address}.`);
+    if (inst.console) {
+      // A console serving only the web view: give it a listener by starting it again around the same device.
+      await this.#closeConsoleNow(inst);
+    }
+    inst.starting = this.#startConsole(inst, target);
+    const c = await inst.starting;
+    return c!.info();
+  }
+
+  /** The TCP display a new listener should take: the policy's first, or the next one free. */
+  freeDisplay(): number {
+    const v = this.#opts.consoles?.vnc;
+    return this.#freeDisplay(typeof v === 'object' ? v.firstDisplay : 0);
+  }
+
+  /** The console of a device, if it has one (the web view attaches viewers to it). */
+  console(nameOrUuid: string): DeviceConsole | null {
+    return this.#get(nameOrUuid).console;
+  }
+
   /** The device model of an instance (in-process users and tests). */
   device(nameOrUuid: string): VfioDevice {
     return this.#get(nameOrUuid).device;
@@ -436,6 +525,7 @@ export class Manager {
   async shutdown(deadlineMs: number): Promise<void> {
     this.#closed = true;
     const instances = [...this.#instances.values()];
+    await Promise.all(instances.map((i) => this.#closeConsoleNow(i)));
     await Promise.all(instances.map((i) => i.server.shutdown(deadlineMs)));
     for (const i of instances) if (this.#instances.has(i.name)) this.remove(i.name);
   }
@@ -448,7 +538,63 @@ export class Manager {
     return {
       name: i.name, uuid: i.uuid, type: i.type.name, family: i.type.family, socket: i.server.path,
       quirks: i.quirks, vbe: i.vbe, display: i.type.display, connected: i.server.connected, edid: edidState(i.device),
+      console: i.console?.info() ?? null,
     };
+  }
+
+  async #startConsole(inst: Instance, target: 'unix' | { host: string; display: number } | null): Promise<DeviceConsole> {
+    const policy = this.#opts.consoles;
+    let vnc: VncTarget | null = null;
+    let auth: RfbAuth = { kind: 'none' };
+    if (target === 'unix') vnc = { kind: 'unix', path: join(this.dir, `${inst.name}.vnc`) };
+    else if (target !== null) {
+      // Every local user reaches a TCP port: serving one needs the user's decision about authentication.
+      if (policy?.tcpAuth === undefined) throw new ConfigError(`${inst.name}: VNC over TCP needs serve --vnc-password-file FILE (or --vnc-auth none).`);
+      vnc = { kind: 'tcp', host: target.host, port: VNC_BASE_PORT + target.display };
+      auth = policy.tcpAuth;
+    }
+    const console = await DeviceConsole.start({
+      name: inst.name, desktopName: `${inst.name} (${inst.type.name}, mdevsim)`, device: inst.device, vnc, auth,
+      qmpPath: policy?.qmp === false ? null : join(this.dir, `${inst.name}.qmp`),
+      ...(policy?.maxViewers !== undefined ? { maxViewers: policy.maxViewers } : {}),
+      onInput: (connected) => this.#opts.onEvent?.({ kind: 'input', name: inst.name, connected }),
+    });
+    if (this.#instances.get(inst.name) !== inst) {
+      // Removed while starting.
+      await console.close();
+      throw new ManagerError('ENOENT', `${inst.name} was removed while its console started.`);
+    }
+    inst.console = console;
+    inst.starting = null;
+    inst.pendingDisplay = undefined;
+    this.#opts.onEvent?.({ kind: 'console', name: inst.name, console: console.info() });
+    return console;
+  }
+
+  /** Lowest TCP display ≥ first that no device's console uses. */
+  #freeDisplay(first: number): number {
+    const used = new Set<number>();
+    for (const i of this.#instances.values()) {
+      const d = i.console?.info().display;
+      if (d !== null && d !== undefined) used.add(d);
+      if (i.pendingDisplay !== undefined) used.add(i.pendingDisplay);
+    }
+    let d = first;
+    while (used.has(d)) d++;
+    return d;
+  }
+
+  #closeConsole(inst: Instance): void {
+    void this.#closeConsoleNow(inst).catch((err: unknown) => log.warn(`${inst.name}: closing its console: ${err instanceof Error ? err.message : String(err)}`));
+  }
+
+  async #closeConsoleNow(inst: Instance): Promise<void> {
+    const pending = inst.starting;
+    inst.starting = null;
+    const c = inst.console;
+    inst.console = null;
+    await c?.close();
+    if (pending) { try { await pending; } catch { /* it closes itself when it finds the device gone */ } }
   }
 
   #get(nameOrUuid: string): Instance {

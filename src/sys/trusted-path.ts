@@ -1,14 +1,15 @@
 /**
  * Paths a hostile local user may have prepared: the socket directory (in
- * /tmp when XDG_RUNTIME_DIR is unset), the sockets in it, and the files
- * `-o` and `--record` write. Nothing here follows a symbolic link or trusts
- * a file or directory that another uid owns or may write; every refusal is
+ * /tmp when XDG_RUNTIME_DIR is unset), the sockets in it, the files `-o`
+ * and `--record` write, and files read for a secret (a VNC password).
+ * Nothing here follows a symbolic link or trusts a file or directory that
+ * another uid owns or may write (or, for a secret, read); every refusal is
  * a ConfigError with one sentence saying what is wrong and what to do.
  *
  * Only the final component is checked (as tmux does for its socket
  * directory): the parents of a private directory are the user's business.
  */
-import { closeSync, constants, lstatSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { constants as osConstants } from 'node:os';
@@ -26,6 +27,11 @@ export interface TrustWording {
 export interface PrivateDirOptions extends TrustWording {
   /** Create the directory (0700, parents as needed) when it is missing. @defaultValue true */
   readonly create?: boolean;
+}
+
+export interface PrivateFileOptions extends TrustWording {
+  /** Refuse a file longer than this, before reading any of it. */
+  readonly maxBytes: number;
 }
 
 export interface OutputFileOptions {
@@ -81,19 +87,29 @@ function modeText(st: Stats): string {
   return (st.mode & 0o7777).toString(8).padStart(4, '0');
 }
 
+type TrustedKind = 'directory' | 'socket' | 'private file';
+
+const IS_KIND: Record<TrustedKind, (st: Stats) => boolean> = {
+  directory: (st) => st.isDirectory(),
+  socket: (st) => st.isSocket(),
+  'private file': (st) => st.isFile(),
+};
+
 /** Why `st` is not a trustworthy `kind` (the rest of a sentence about it) and whether chmod fixes it; undefined when it is. */
-function untrusted(st: Stats, kind: 'directory' | 'socket'): { problem: string; chmod: boolean } | undefined {
+function untrusted(st: Stats, kind: TrustedKind): { problem: string; chmod: boolean } | undefined {
   if (st.isSymbolicLink()) return { problem: 'is a symbolic link', chmod: false };
-  if (kind === 'directory' ? !st.isDirectory() : !st.isSocket()) return { problem: `is not a ${kind}`, chmod: false };
+  if (!IS_KIND[kind](st)) return { problem: kind === 'private file' ? 'is not a regular file' : `is not a ${kind}`, chmod: false };
   if (st.uid !== euid()) return { problem: `is owned by uid ${st.uid}, not by you (uid ${euid()})`, chmod: false };
   if (kind === 'directory' && (st.mode & 0o022) !== 0) return { problem: `is writable by group or others (mode ${modeText(st)})`, chmod: true };
+  // A secret: others must not even read it.
+  if (kind === 'private file' && (st.mode & 0o077) !== 0) return { problem: `is accessible to group or others (mode ${modeText(st)})`, chmod: true };
   return undefined;
 }
 
-function check(st: Stats, kind: 'directory' | 'socket', what: string, path: string, instead: string): void {
+function check(st: Stats, kind: TrustedKind, what: string, path: string, instead: string): void {
   const found = untrusted(st, kind);
   if (found === undefined) return;
-  const fix = found.chmod ? `run chmod 700 ${path} or ${instead}` : `remove it or ${instead}`;
+  const fix = found.chmod ? `run chmod ${kind === 'directory' ? 700 : 600} ${path} or ${instead}` : `remove it or ${instead}`;
   throw new ConfigError(`${what} ${path} ${found.problem}; ${fix}.`);
 }
 
@@ -150,6 +166,50 @@ export function checkSocketPathLength(path: string, what: string, fix: string): 
   const bytes = Buffer.byteLength(path);
   if (bytes > MAX_SOCKET_PATH) {
     throw new ConfigError(`${what} ${path} is ${bytes} bytes long, more than the ${MAX_SOCKET_PATH} a Unix socket path may have; ${fix}.`);
+  }
+}
+
+/**
+ * Read a file that holds a secret (a password): it must be a regular file,
+ * not a symbolic link, owned by the effective uid, with no permission for
+ * group or others at all, and at most maxBytes long. It is opened with
+ * O_NOFOLLOW and the checks are made on the open file (fstat), so nothing
+ * can be swapped in between check and read; O_NONBLOCK keeps a FIFO planted
+ * at `path` from blocking the open until it is refused.
+ * @throws ConfigError naming the problem and the fix.
+ */
+export function readPrivateFile(path: string, opts: PrivateFileOptions): Uint8Array {
+  const what = opts.what ?? 'File';
+  const instead = opts.instead ?? 'choose another file';
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ELOOP') throw new ConfigError(`${what} ${path} is a symbolic link; remove it or ${instead}.`);
+    if (code === 'ENOENT') throw new ConfigError(`${what} ${path} does not exist; create it (mode 0600) or ${instead}.`);
+    throw new ConfigError(`Cannot read ${path} (${code}); ${instead}.`);
+  }
+  try {
+    const st = fstatSync(fd);
+    check(st, 'private file', what, path, instead);
+    const max = opts.maxBytes;
+    if (st.size > max) throw new ConfigError(`${what} ${path} is ${st.size} bytes long, more than the ${max} it may have; shorten it or ${instead}.`);
+    // One byte more than allowed tells a file that grew since fstat from one of exactly maxBytes.
+    const buf = new Uint8Array(max + 1);
+    let length = 0;
+    while (length < buf.length) {
+      const got = readSync(fd, buf, length, buf.length - length, null);
+      if (got === 0) break;
+      length += got;
+    }
+    if (length > max) throw new ConfigError(`${what} ${path} grew past ${max} bytes while it was read; shorten it or ${instead}.`);
+    return buf.slice(0, length);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`Cannot read ${path} (${errnoCode(err)}); ${instead}.`);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -16,6 +16,8 @@ export interface ServeProcess {
   readonly control: string | undefined;
   /** The live view's URL, when serve ran with --view. */
   readonly view: string | undefined;
+  /** Each device's console (serve --vnc / --view), by name: its VNC address, TCP display and QMP socket. */
+  readonly consoles: Map<string, { vnc: string | null; display: number | null; qmp: string | null }>;
   /** JSON events printed after ready (connections, disconnections). */
   readonly events: Record<string, unknown>[];
   /** Resolves with the first event (already seen or still to come) that `match` accepts. */
@@ -37,6 +39,8 @@ export async function startServe(args: string[] = [], opts: StartServeOptions = 
   const child = spawn(argv[0]!, argv.slice(1), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const waiters: { match: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }[] = [];
   const sockets = new Map<string, string>();
+  const consoles = new Map<string, { vnc: string | null; display: number | null; qmp: string | null }>();
+  const consoleOf = (e: Record<string, unknown>) => ({ vnc: (e['vnc'] ?? null) as string | null, display: (e['display'] ?? null) as number | null, qmp: (e['qmp'] ?? null) as string | null });
   const events: Record<string, unknown>[] = [];
   let control: string | undefined;
   let view: string | undefined;
@@ -48,20 +52,24 @@ export async function startServe(args: string[] = [], opts: StartServeOptions = 
     child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`serve exited ${code}: ${stderr}`)); });
     lines.on('line', (line) => {
       const e = JSON.parse(line) as Record<string, unknown>;
-      if (e['event'] === 'device') sockets.set(String(e['name']), String(e['socket']));
+      if (e['event'] === 'device') {
+        sockets.set(String(e['name']), String(e['socket']));
+        if (e['vnc'] !== null || e['qmp'] !== null) consoles.set(String(e['name']), consoleOf(e));
+      }
       else if (e['event'] === 'control') control = String(e['socket']);
       else if (e['event'] === 'view') view = String(e['url']);
       else if (e['event'] === 'ready') { clearTimeout(timer); ready(); }
       else {
         if (e['event'] === 'created') sockets.set(String(e['name']), String(e['socket']));
-        if (e['event'] === 'removed') sockets.delete(String(e['name']));
+        if (e['event'] === 'removed') { sockets.delete(String(e['name'])); consoles.delete(String(e['name'])); }
+        if (e['event'] === 'console') consoles.set(String(e['name']), consoleOf(e));
         events.push(e);
         for (const w of [...waiters]) if (w.match(e)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(e); }
       }
     });
   });
   return {
-    child, dir, sockets, events, control, view,
+    child, dir, sockets, consoles, events, control, view,
     waitFor: (match) => {
       const seen = events.find(match);
       return seen !== undefined ? Promise.resolve(seen) : new Promise((resolve) => waiters.push({ match, resolve }));

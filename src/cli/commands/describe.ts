@@ -1,12 +1,16 @@
 import { defineCommand } from '../command.ts';
 import { COMMON, withControl } from '../args.ts';
-import { edidText } from './list.ts';
+import { edidText, consoleText } from './list.ts';
 import type { DeviceDescription } from '../../mgmt/manager.ts';
 
 function printDescription(d: DeviceDescription, out: (line: string) => void): void {
   out(`${d.name} (${d.uuid})`);
   out(`  type        ${d.type}: ${d.description}`);
   out(`  socket      ${d.socket}${d.connected ? ' (a client is connected)' : ''}`);
+  if (d.console) {
+    out(`  console     ${consoleText(d)}`);
+    if (d.console.qmp) out(`  qmp         ${d.console.qmp} (QEMU connects: -chardev socket,path=...,reconnect-ms=1000 -mon mode=control)`);
+  }
   out(`  quirks      ${d.quirks}${d.vbe ? `, vbe ${d.vbe}` : ''}`);
   out(`  device      flags ${d.info.flagNames.join('|') || '0'}, ${d.info.numRegions} regions, ${d.info.numIrqs} irqs`);
   out('  regions');

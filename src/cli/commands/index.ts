@@ -15,8 +15,9 @@ import { screenshot } from './screenshot.ts';
 import { snapshot } from './snapshot.ts';
 import { restore } from './restore.ts';
 import { replay } from './replay.ts';
+import { vnc } from './vnc.ts';
 
-export const COMMANDS: readonly Command[] = [serve, types, create, remove, list, describe, setResolution, screenshot, snapshot, restore, replay];
+export const COMMANDS: readonly Command[] = [serve, types, create, remove, list, describe, setResolution, screenshot, snapshot, restore, vnc, replay];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);

@@ -8,6 +8,14 @@ export function edidText(i: InstanceInfo): string {
   return `EDID ${mode}, link ${i.edid.link}`;
 }
 
+/** Where a viewer connects and whether it can type, or '' without a console. */
+export function consoleText(i: InstanceInfo): string {
+  const c = i.console;
+  if (!c) return '';
+  const where = c.vnc === null ? 'browser view only' : c.display !== null ? `VNC :${c.display} ${c.vnc}` : `VNC ${c.vnc}`;
+  return `${where}, ${c.input ? 'input through QMP' : 'view-only (no QMP peer)'}${c.viewers ? `, ${c.viewers} viewer(s)` : ''}`;
+}
+
 export const list = defineCommand({
   name: 'list',
   positionals: [],
@@ -19,7 +27,7 @@ export const list = defineCommand({
     else {
       if (rows.length === 0) io.out('no devices');
       for (const i of rows) {
-        io.out(`${i.name.padEnd(18)} ${i.uuid} ${i.type.padEnd(14)} ${edidText(i)}${i.connected ? ', client connected' : ''}  ${i.socket}`);
+        io.out(`${i.name.padEnd(18)} ${i.uuid} ${i.type.padEnd(14)} ${edidText(i)}${i.connected ? ', client connected' : ''}  ${i.socket}${i.console ? `  (${consoleText(i)})` : ''}`);
       }
     }
     return 0;

@@ -1,4 +1,5 @@
-import { defineCommand, UsageError } from '../command.ts';
+import { defineCommand, UsageError, type Io } from '../command.ts';
+import type { RfbAuth } from '../../vnc/rfb-connection.ts';
 import { countArg, parseResolution, quirksArg, sizeArg, vbeArg } from '../args.ts';
 import { DEFAULT_DEVICES, DEFAULT_SHUTDOWN_TIMEOUT_MS, defaultSocketDir } from '../paths.ts';
 import { SERVER_DEFAULTS } from '../../vfio-user/limits.ts';
@@ -26,7 +27,11 @@ export const serve = defineCommand({
     'shutdown-timeout': { type: 'string', value: 'MS', help: `on SIGINT/SIGTERM, drop clients after (default ${DEFAULT_SHUTDOWN_TIMEOUT_MS})` },
     'control-max-connections': { type: 'string', value: 'N', help: 'control socket connections at once (default 8)' },
     'control-idle-timeout': { type: 'string', value: 'MS', help: 'close an idle control connection after (default 60000)' },
-    'view-max-clients': { type: 'string', value: 'N', help: 'live-view event streams at once (default 8)' },
+    'view-max-clients': { type: 'string', value: 'N', help: 'browser view connections at once (default 8)' },
+    vnc: { type: 'string', value: '[HOST:DISPLAY]', ifBare: 'unix', help: 'a VNC server per device: DIR/DEVICE.vnc, or TCP port 5900+DISPLAY on, one display per device' },
+    'vnc-password-file': { type: 'string', value: 'FILE', help: 'VNC authentication for TCP with the first line of FILE (ours, mode 0600)' },
+    'vnc-auth': { type: 'string', value: 'vnc|none', help: 'none: TCP VNC without a password (every local user can then see and type)' },
+    'vnc-max-viewers': { type: 'string', value: 'N', help: 'VNC viewers per device, browser ones included (default 8)' },
   },
   async run(values, _positionals, io) {
     const view = values.view === undefined ? undefined : Number(values.view);
@@ -34,6 +39,8 @@ export const serve = defineCommand({
     const resolution = values.resolution === undefined ? undefined : parseResolution(values.resolution);
     const quirks = quirksArg(values.quirks) ?? 'none';
     const vbe = vbeArg(values.vbe) ?? 'sample';
+    const vnc = values.vnc === undefined ? undefined : vncTarget(values.vnc);
+    const vncAuth = await vncAuthArg(values['vnc-auth'], values['vnc-password-file'], vnc, io);
     // The device models and servers load only here, so that the other commands start quickly.
     const { serveUntilSignalled } = await import('../serve.ts');
     await serveUntilSignalled({
@@ -56,6 +63,9 @@ export const serve = defineCommand({
         idleTimeoutMs: countArg('--control-idle-timeout', values['control-idle-timeout'], undefined, 86_400_000),
       },
       viewMaxClients: countArg('--view-max-clients', values['view-max-clients'], undefined, 1024),
+      ...(vnc !== undefined ? { vnc } : {}),
+      ...(vncAuth !== undefined ? { vncAuth } : {}),
+      vncMaxViewers: countArg('--vnc-max-viewers', values['vnc-max-viewers'], undefined, 1000),
       shutdownTimeoutMs: countArg('--shutdown-timeout', values['shutdown-timeout'], DEFAULT_SHUTDOWN_TIMEOUT_MS, 600_000),
       json: values.json ?? false,
       out: io.out,
@@ -63,3 +73,40 @@ export const serve = defineCommand({
     return -1;
   },
 });
+
+/** `unix`, or HOST:DISPLAY as QEMU's -vnc takes it (display N is TCP port 5900 + N). */
+function vncTarget(text: string): 'unix' | { host: string; firstDisplay: number } {
+  if (text === 'unix') return 'unix';
+  const m = /^(.*):(\d{1,5})$/.exec(text);
+  const display = m ? Number(m[2]) : NaN;
+  if (!m || m[1] === '' || display > 65535 - 5900) {
+    throw new UsageError(`--vnc takes no value (a Unix socket per device) or HOST:DISPLAY with DISPLAY 0-${65535 - 5900} (TCP port 5900+DISPLAY), not "${text}".`);
+  }
+  const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
+  return { host, firstDisplay: display };
+}
+
+/**
+ * How TCP viewers authenticate. TCP without a password file is refused
+ * unless the user says `--vnc-auth none`, which we warn about: any local
+ * user reaches a TCP port, loopback included.
+ */
+async function vncAuthArg(auth: string | undefined, passwordFile: string | undefined, target: ReturnType<typeof vncTarget> | undefined, io: Io): Promise<RfbAuth | undefined> {
+  if (auth !== undefined && auth !== 'vnc' && auth !== 'none') throw new UsageError(`--vnc-auth must be vnc or none, not "${auth}".`);
+  if (auth === 'none' && passwordFile !== undefined) throw new UsageError('--vnc-auth none and --vnc-password-file contradict each other; choose one.');
+  const tcp = typeof target === 'object';
+  if (auth === 'none') {
+    if (tcp) io.err('mdevsim: warning: --vnc-auth none: every local user can see the guests\' screens on the VNC port and type into them.\n');
+    return { kind: 'none' };
+  }
+  if (passwordFile === undefined) {
+    if (tcp) throw new UsageError('--vnc HOST:DISPLAY serves TCP, which every local user can reach: give --vnc-password-file FILE, or --vnc-auth none to go without.');
+    return undefined;
+  }
+  const { readVncPasswordFile } = await import('../../vnc/password-file.ts');
+  const { vncAuthenticator } = await import('../../vnc/vnc-auth.ts');
+  const { password, truncated, nonAscii } = readVncPasswordFile(passwordFile);
+  if (truncated) io.err('mdevsim: warning: VNC authentication uses only the first 8 characters of the password.\n');
+  if (nonAscii) io.err('mdevsim: warning: the VNC password has non-ASCII characters, which some viewers send differently; an ASCII password works everywhere.\n');
+  return vncAuthenticator(password);
+}

@@ -224,7 +224,7 @@ describe('npm pack', () => {
     expect(files.length).toBeLessThanOrEqual(Number(budget![1]));
     expect(statSync(tarball).size).toBeLessThanOrEqual(Number(budget![2]) * 1000);
     const packed = JSON.parse(readFileSync(join(work, 'packed-package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    expect(Object.keys(packed.dependencies).sort()).toEqual(['@msgpack/msgpack', 'node-addon-api', 'node-gyp-build', 'pngjs']);
+    expect(Object.keys(packed.dependencies).sort()).toEqual(['@msgpack/msgpack', '@novnc/novnc', 'node-addon-api', 'node-gyp-build', 'pngjs', 'ws']);
   });
 });
 

@@ -31,7 +31,7 @@ describe('top-level usage', () => {
   it('lists every command of the table with its arguments and summary', async () => {
     const text = usage();
     for (const c of COMMANDS) {
-      expect(text).toMatch(new RegExp(`^  ${[c.name, ...c.positionals].join(' ').replace(/[|]/g, '\\|')} +${c.summary.replace(/[()|.]/g, '\\$&')}$`, 'm'));
+      expect(text).toMatch(new RegExp(`^  ${[c.name, ...c.positionals].join(' ').replace(/[|]/g, '\\|')} +${c.summary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
     }
     for (const spelling of [[], ['help'], ['--help'], ['-h']]) expect(await captured(spelling)).toEqual({ code: 0, stdout: text, stderr: '' });
   });
@@ -52,7 +52,7 @@ describe('mdevsim <command> --help', () => {
       const text = commandUsage(c);
       expect(text.startsWith(`usage: mdevsim ${[c.name, ...c.positionals].join(' ')} [options]\n\n${c.summary}\n`)).toBe(true);
       for (const [name, o] of Object.entries(c.options)) {
-        expect(text).toMatch(new RegExp(`^  ${o.short ? `-${o.short}, ` : ''}--${name}\\b.* ${o.help.replace(/[()|.$[\]]/g, '\\$&')}`, 'm'));
+        expect(text).toMatch(new RegExp(`^  ${o.short ? `-${o.short}, ` : ''}--${name}\\b.* ${o.help.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'm'));
       }
       expect(text).toMatch(/^ {2}-h, --help +print this help and exit$/m);
       // --help wins over missing positionals and over the other options.

@@ -15,6 +15,7 @@ import {
   checkTrustedSocket,
   createOutputFile,
   ensurePrivateDir,
+  readPrivateFile,
   writeOutputFile,
 } from '../../../src/sys/trusted-path.ts';
 
@@ -228,5 +229,23 @@ describe('createOutputFile / writeOutputFile', () => {
     expect(configError(() => writeOutputFile(link, new Uint8Array([1]), { force: true }))).toMatch(/is a symbolic link owned by uid 12345/);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(readdirSync(base).sort()).toEqual(['their-link', 'theirs']);
+  });
+});
+
+describe('readPrivateFile', () => {
+  it('returns the bytes of a 0600 file of the user\'s own, up to maxBytes', () => {
+    const path = join(base, 'secret');
+    writeFileSync(path, 'abc', { mode: 0o600 });
+    expect([...readPrivateFile(path, { maxBytes: 3 })]).toEqual([0x61, 0x62, 0x63]);
+    expect(configError(() => readPrivateFile(path, { maxBytes: 2 }))).toBe(`File ${path} is 3 bytes long, more than the 2 it may have; shorten it or choose another file.`);
+  });
+
+  it('refuses any group or other permission bit, where a directory only refuses write', () => {
+    const path = join(base, 'secret');
+    writeFileSync(path, 'abc');
+    chmodSync(path, 0o644);
+    expect(configError(() => readPrivateFile(path, { maxBytes: 16, what: 'Key file', instead: 'use --key-file' })))
+      .toBe(`Key file ${path} is accessible to group or others (mode 0644); run chmod 600 ${path} or use --key-file.`);
+    // Refusals for links, other owners, sizes and non-files: test/unit/vnc/password-file.test.ts.
   });
 });
