@@ -1,13 +1,19 @@
 /// <reference lib="dom" />
 /**
- * The web view in a real browser against a real RFB server: headless
+ * The web view in a real browser against real RFB servers: headless
  * Chromium (Debian's, through playwright-core) opens the URL startWebView
- * prints; noVNC, served by the view, connects over the view's WebSocket,
- * which attach() pipes to QEMU's VNC server (test/support/qemu-vnc-target.ts).
- * The canvas noVNC draws must equal QEMU's own screendump pixel for pixel;
- * a click and a key on the page must arrive at the RFB stream as a
- * PointerEvent and a key event; without a QMP peer (input: false) the page
- * says so and sends no input; a dropped connection is reconnected.
+ * prints; noVNC, served by the view, connects over the view's WebSocket to
+ * what attach() hands the stream to.
+ *
+ * - QEMU's VNC server (test/support/qemu-vnc-target.ts), a server we did
+ *   not write: the canvas must equal QEMU's own screendump pixel for pixel;
+ *   a click and a key must arrive on the RFB stream as a PointerEvent and a
+ *   key event; without a QMP peer (input: false) the page says so and
+ *   sends no input; a dropped connection is reconnected.
+ * - mdevsim's RFB server over an in-process mbochs that the bochs-drm
+ *   guest model draws on: the canvas must equal the guest's plane, follow
+ *   what the guest draws next, and the server must receive the click and
+ *   the key as input.
  *
  * Skips (saying why) when chromium or QEMU is missing, and fails under
  * CI=true; `npm run setup:test` installs them (test/support/system-deps.ts).
@@ -15,7 +21,16 @@
 import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { InstanceBudget } from '../../../devices/common/budget.ts';
+import { MbochsDevice } from '../../../devices/mbochs/device.ts';
+import { currentDisplay, readDisplay } from '../../../src/display/plane-source.ts';
+import { planeToRgba } from '../../../src/display/pixels.ts';
+import { memfdMemoryFactory } from '../../../src/sys/memfd.ts';
+import type { RfbInput } from '../../../src/vnc/rfb-connection.ts';
+import { VncServer } from '../../../src/vnc/rfb-server.ts';
+import { Screen } from '../../../src/vnc/screen.ts';
 import { startWebView, type WebView } from '../../../src/vnc/web-view.ts';
+import { BochsDrm, bootBochsDrm } from '../../support/guest/bochs-drm.ts';
 import { QEMU, startQemuVnc, type QemuVnc, type RgbaImage } from '../../support/qemu-vnc-target.ts';
 import { systemTool } from '../../support/system-deps.ts';
 
@@ -97,16 +112,79 @@ const keyOf = (keysym: number, down: boolean) => (m: ClientMessage): boolean => 
 
 interface PageDevice { status: string; input: boolean; viewOnly: boolean; connects: number; disconnects: number }
 
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+async function openPage(url: string): Promise<{ browser: Browser; page: Page }> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const page = await browser.newPage({ viewport: { width: 1000, height: 700 } });
+  page.on('console', (m) => { if (m.type() === 'error') console.error(`page: ${m.text()}`); });
+  page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+  await page.goto(url);
+  return { browser, page };
+}
+
+/** One device's card on the page: what the page says of it, and its noVNC canvas. */
+class DeviceCard {
+  constructor(readonly page: Page, readonly name: string) {}
+
+  info(): Promise<PageDevice | undefined> {
+    return this.page.evaluate((name) => (window as unknown as { webView: { devices: Record<string, PageDevice> } }).webView.devices[name], this.name);
+  }
+
+  /** Resolves once the page's `webView` entry for the device has `key` equal to `value`. */
+  async until<K extends keyof PageDevice>(key: K, value: PageDevice[K]): Promise<void> {
+    await this.page.waitForFunction(([name, k, v]) => {
+      const d = (window as unknown as { webView: { devices: Record<string, Record<string, unknown>> } }).webView.devices[name];
+      return d !== undefined && d[k] === v;
+    }, [this.name, key as string, value] as const);
+  }
+
+  status(): Promise<string | null> {
+    return this.page.locator(`section[data-device="${this.name}"] .status`).textContent();
+  }
+
+  async box(): Promise<{ x: number; y: number; width: number; height: number }> {
+    return (await this.page.locator(`section[data-device="${this.name}"] canvas`).boundingBox())!;
+  }
+
+  /** Page coordinates of framebuffer pixel (x, y): noVNC truncates clientX − the canvas's left edge. */
+  async point(x: number, y: number): Promise<{ x: number; y: number }> {
+    const box = await this.box();
+    return { x: Math.ceil(box.x) + x, y: Math.ceil(box.y) + y };
+  }
+
+  /** The canvas (getImageData) against a reference RGBA image: its size and how many pixels differ. */
+  async compare(reference: RgbaImage): Promise<{ width: number; height: number; mismatched: number; first?: string }> {
+    const { width, height, base64 } = await this.page.evaluate((name) => {
+      const c = document.querySelector<HTMLCanvasElement>(`section[data-device="${name}"] canvas`)!;
+      const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let bin = '';
+      for (let i = 0; i < data.length; i += 0x8000) bin += String.fromCharCode(...data.subarray(i, i + 0x8000));
+      return { width: c.width, height: c.height, base64: btoa(bin) };
+    }, this.name);
+    if (width !== reference.width || height !== reference.height) return { width, height, mismatched: -1 };
+    const got = Buffer.from(base64, 'base64');
+    const want = Buffer.from(reference.rgba.buffer, reference.rgba.byteOffset, reference.rgba.byteLength);
+    let mismatched = 0;
+    let first: string | undefined;
+    for (let i = 0; i < got.length; i += 4) {
+      if (got.readUInt32BE(i) === want.readUInt32BE(i)) continue;
+      mismatched++;
+      first ??= `(${(i / 4) % width}, ${Math.floor(i / 4 / width)}): canvas ${got.subarray(i, i + 4).toString('hex')}, reference ${want.subarray(i, i + 4).toString('hex')}`;
+    }
+    return first === undefined ? { width, height, mismatched } : { width, height, mismatched, first };
+  }
+}
+
 describe.skipIf(!haveChromium || !haveQemu)('web view in headless Chromium against QEMU', () => {
   let qemu: QemuVnc;
   let reference: RgbaImage;
   let view: WebView;
   let browser: Browser;
-  let page: Page;
+  let card: DeviceCard;
   let input = true;
   /** Every RFB stream attach() got, in order, with what the browser sent on it. */
   const streams: { stream: Duplex; sent: ClientMessages }[] = [];
-  const current = (): { stream: Duplex; sent: ClientMessages } => streams[streams.length - 1]!;
 
   beforeAll(async () => {
     qemu = await startQemuVnc();
@@ -124,14 +202,9 @@ describe.skipIf(!haveChromium || !haveQemu)('web view in headless Chromium again
         return qemu.attach(stream);
       },
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    page = await browser.newPage({ viewport: { width: 1000, height: 700 } });
-    page.on('console', (m) => { if (m.type() === 'error') console.error(`page: ${m.text()}`); });
-    page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
-    await page.goto(view.url);
+    let page: Page;
+    ({ browser, page } = await openPage(view.url));
+    card = new DeviceCard(page, DEVICE);
   }, 30_000);
 
   afterAll(async () => {
@@ -140,60 +213,27 @@ describe.skipIf(!haveChromium || !haveQemu)('web view in headless Chromium again
     await qemu?.stop();
   });
 
-  const device = (): Promise<PageDevice | undefined> =>
-    page.evaluate((name) => (window as unknown as { webView: { devices: Record<string, PageDevice> } }).webView.devices[name], DEVICE);
-  const statusText = (): Promise<string | null> => page.locator(`section[data-device="${DEVICE}"] .status`).textContent();
-  const canvas = (): ReturnType<Page['locator']> => page.locator(`section[data-device="${DEVICE}"] canvas`);
-
-  /** The canvas as RGBA, and how many pixels differ from QEMU's screendump. */
-  async function compare(): Promise<{ width: number; height: number; mismatched: number; first?: string }> {
-    const { width, height, base64 } = await page.evaluate((name) => {
-      const c = document.querySelector<HTMLCanvasElement>(`section[data-device="${name}"] canvas`)!;
-      const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-      let bin = '';
-      for (let i = 0; i < data.length; i += 0x8000) bin += String.fromCharCode(...data.subarray(i, i + 0x8000));
-      return { width: c.width, height: c.height, base64: btoa(bin) };
-    }, DEVICE);
-    if (width !== reference.width || height !== reference.height) return { width, height, mismatched: -1 };
-    const got = Buffer.from(base64, 'base64');
-    let mismatched = 0;
-    let first: string | undefined;
-    for (let i = 0; i < got.length; i += 4) {
-      if (got.readUInt32BE(i) !== Buffer.from(reference.rgba.buffer, reference.rgba.byteOffset + i, 4).readUInt32BE(0)) {
-        mismatched++;
-        first ??= `(${(i / 4) % width}, ${Math.floor(i / 4 / width)}): canvas ${got.subarray(i, i + 4).toString('hex')}, QEMU ${Buffer.from(reference.rgba.subarray(i, i + 4)).toString('hex')}`;
-      }
-    }
-    return first === undefined ? { width, height, mismatched } : { width, height, mismatched, first };
-  }
-
-  /** Resolves once the device's view is connected (noVNC's 'connect' event), returning the stream it got. */
+  /** Resolves once the device's view is connected (noVNC's 'connect' event), with the stream it got. */
   async function connected(): Promise<{ stream: Duplex; sent: ClientMessages }> {
-    await page.waitForFunction((name) => (window as unknown as { webView: { devices: Record<string, PageDevice> } }).webView.devices[name]?.status === 'connected', DEVICE);
-    return current();
-  }
-
-  /** Page coordinates of framebuffer pixel (x, y): noVNC truncates clientX − the canvas's left edge. */
-  async function pagePoint(x: number, y: number): Promise<{ x: number; y: number }> {
-    const box = (await canvas().boundingBox())!;
-    return { x: Math.ceil(box.x) + x, y: Math.ceil(box.y) + y };
+    await card.until('status', 'connected');
+    return streams[streams.length - 1]!;
   }
 
   it("noVNC connects (its 'connect' event) and its canvas shows exactly QEMU's screendump, at 1:1", async () => {
     await connected();
-    expect(await device()).toMatchObject({ status: 'connected', input: true, viewOnly: false });
-    expect(await statusText()).toBe('connected');
-    await expect.poll(compare, { timeout: 10_000 }).toEqual({ width: W, height: H, mismatched: 0 });
-    const box = (await canvas().boundingBox())!;
+    expect(await card.info()).toMatchObject({ status: 'connected', input: true, viewOnly: false });
+    expect(await card.status()).toBe('connected');
+    await expect.poll(() => card.compare(reference), { timeout: 10_000 }).toEqual({ width: W, height: H, mismatched: 0 });
+    const box = await card.box();
     expect([box.width, box.height]).toEqual([W, H]); // scaling is off: one CSS pixel per framebuffer pixel
     expect(view.stats()).toMatchObject({ webSockets: 1, badToken: 0, badOrigin: 0, badHost: 0 });
   });
 
   it('a click and a key on the page reach the RFB stream as a PointerEvent and a key event', async () => {
     const { sent } = await connected();
-    const at = await pagePoint(100, 50);
-    await page.mouse.click(at.x, at.y);
-    await page.keyboard.press('a');
+    const at = await card.point(100, 50);
+    await card.page.mouse.click(at.x, at.y);
+    await card.page.keyboard.press('a');
     const press = await sent.waitFor(pressAt(100, 50));
     await sent.waitFor((m) => m.type === 'pointer' && m.mask === 0 && m.x === 100 && m.y === 50, press); // the release
     const down = await sent.waitFor(keyOf(0x61, true), press); // XK_a
@@ -205,18 +245,18 @@ describe.skipIf(!haveChromium || !haveQemu)('web view in headless Chromium again
   it('without a QMP peer the page says "view only" and sends no input; once there is one, input flows again', async () => {
     const { sent } = await connected();
     input = false;
-    await page.waitForFunction((name) => (window as unknown as { webView: { devices: Record<string, PageDevice> } }).webView.devices[name]?.viewOnly === true, DEVICE);
-    expect(await statusText()).toBe('connected · view only: no QMP peer');
-    const ignored = await pagePoint(30, 40);
-    await page.mouse.click(ignored.x, ignored.y);
-    await page.keyboard.press('b');
+    await card.until('viewOnly', true); // the page's next /state.json poll
+    expect(await card.status()).toBe('connected · view only: no QMP peer');
+    const ignored = await card.point(30, 40);
+    await card.page.mouse.click(ignored.x, ignored.y);
+    await card.page.keyboard.press('b');
 
     input = true;
-    await page.waitForFunction((name) => (window as unknown as { webView: { devices: Record<string, PageDevice> } }).webView.devices[name]?.viewOnly === false, DEVICE);
-    expect(await statusText()).toBe('connected');
-    const counted = await pagePoint(200, 100);
-    await page.mouse.click(counted.x, counted.y);
-    await page.keyboard.press('c');
+    await card.until('viewOnly', false);
+    expect(await card.status()).toBe('connected');
+    const counted = await card.point(200, 100);
+    await card.page.mouse.click(counted.x, counted.y);
+    await card.page.keyboard.press('c');
     await sent.waitFor(pressAt(200, 100));
     await sent.waitFor(keyOf(0x63, false)); // XK_c released: everything sent before it has arrived
     // One stream, in order: had the view-only click or key been sent, it would be here by now.
@@ -226,12 +266,95 @@ describe.skipIf(!haveChromium || !haveQemu)('web view in headless Chromium again
   it('when the connection drops, the page says so and reconnects by itself', async () => {
     const { stream } = await connected();
     const before = streams.length;
-    const { connects, disconnects } = (await device())!;
+    const { connects, disconnects } = (await card.info())!;
     stream.destroy();
-    await page.waitForFunction(([name, n]) => (window as unknown as { webView: { devices: Record<string, PageDevice> } }).webView.devices[name]?.connects === n, [DEVICE, connects + 1] as const);
-    expect(await device()).toMatchObject({ connects: connects + 1, disconnects: disconnects + 1 });
+    await card.until('connects', connects + 1);
+    expect(await card.info()).toMatchObject({ connects: connects + 1, disconnects: disconnects + 1 });
     expect(streams.length).toBe(before + 1);
-    expect(await statusText()).toBe('connected');
-    await expect.poll(compare, { timeout: 10_000 }).toEqual({ width: W, height: H, mismatched: 0 });
+    expect(await card.status()).toBe('connected');
+    await expect.poll(() => card.compare(reference), { timeout: 10_000 }).toEqual({ width: W, height: H, mismatched: 0 });
+  });
+});
+
+/** What mdevsim's RFB server passed on as input, in order; waitFor resolves on the first match, seen or to come. */
+class InputLog implements RfbInput {
+  readonly active = true;
+  readonly events: ({ kind: 'key'; down: boolean; keysym: number; keycode: number | null } | { kind: 'pointer'; x: number; y: number; buttons: number })[] = [];
+  #waiters: (() => void)[] = [];
+  key(down: boolean, keysym: number, keycode: number | null): void { this.#push({ kind: 'key', down, keysym, keycode }); }
+  pointer(x: number, y: number, buttons: number): void { this.#push({ kind: 'pointer', x, y, buttons }); }
+  release(): void {}
+  #push(e: InputLog['events'][number]): void {
+    this.events.push(e);
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  async waitFor(match: (e: InputLog['events'][number]) => boolean): Promise<InputLog['events'][number]> {
+    for (;;) {
+      const hit = this.events.find(match);
+      if (hit !== undefined) return hit;
+      await new Promise<void>((wake) => this.#waiters.push(wake));
+    }
+  }
+}
+
+describe.skipIf(!haveChromium)("web view in headless Chromium against mdevsim's RFB server", () => {
+  const NAME = 'mbochs-0';
+  let dev: MbochsDevice;
+  let drm: BochsDrm;
+  let screen: Screen;
+  let server: VncServer;
+  let view: WebView;
+  let browser: Browser;
+  let card: DeviceCard;
+  const input = new InputLog();
+
+  /** The guest's plane as the reference (src/display: what any display client reads). */
+  const plane = (): RgbaImage => {
+    const d = currentDisplay(dev, NAME);
+    if (d.kind !== 'plane') throw new Error(`${NAME} has no plane`);
+    const { width, height, data } = planeToRgba(d.plane);
+    return { width, height, rgba: data };
+  };
+
+  beforeAll(async () => {
+    dev = new MbochsDevice('mbochs-medium', { name: NAME, budget: new InstanceBudget({ total: 64 }), memory: memfdMemoryFactory });
+    drm = bootBochsDrm(dev);
+    drm.probe();
+    drm.setMode({ hdisplay: W, vdisplay: H });
+    const vram = new DataView(drm.probeResult!.vram!.buffer, drm.probeResult!.vram!.byteOffset);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) vram.setUint32((y * W + x) * 4, pattern(x, y), true);
+    screen = new Screen({ name: NAME, read: (use) => readDisplay(dev, NAME, ({ state }) => use(state)), pollMs: 20 });
+    server = await VncServer.start({ name: NAME, screen, desktopName: `${NAME} (mdevsim)`, target: null, auth: { kind: 'none' }, input: () => input });
+    view = await startWebView({ port: 0, devices: () => [{ name: NAME, input: true }], attach: (_device, stream, peer) => server.attach(stream, peer) });
+    let page: Page;
+    ({ browser, page } = await openPage(view.url));
+    card = new DeviceCard(page, NAME);
+  }, 30_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await view?.close();
+    await server?.close();
+    screen?.close();
+    dev?.destroy();
+  });
+
+  it("the canvas equals the guest's plane pixel for pixel, and follows what the guest draws next", async () => {
+    await card.until('status', 'connected');
+    await expect.poll(() => card.compare(plane()), { timeout: 10_000 }).toEqual({ width: W, height: H, mismatched: 0 });
+    drm.fill(0x00ffff00, { x: 100, y: 120, w: 50, h: 40 });
+    await expect.poll(() => card.compare(plane()), { timeout: 10_000 }).toEqual({ width: W, height: H, mismatched: 0 });
+  });
+
+  it('a click and a key on the page reach the server as pointer and key input', async () => {
+    await card.until('status', 'connected');
+    const at = await card.point(100, 50);
+    await card.page.mouse.click(at.x, at.y);
+    await card.page.keyboard.press('a');
+    await input.waitFor((e) => e.kind === 'pointer' && e.buttons === 1 && e.x === 100 && e.y === 50);
+    // XK_a with its XT scancode: the server announces QEMU's Extended Key Event and noVNC uses it.
+    expect(await input.waitFor((e) => e.kind === 'key' && e.keysym === 0x61 && e.down)).toEqual({ kind: 'key', down: true, keysym: 0x61, keycode: 0x1e });
+    await input.waitFor((e) => e.kind === 'key' && e.keysym === 0x61 && !e.down);
   });
 });
