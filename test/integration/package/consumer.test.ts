@@ -152,14 +152,17 @@ export type Clients = [typeof SyncVfioUserClient, typeof Manager];
 interface Served {
   readonly child: ChildProcess;
   readonly socket: string;
+  /** The web view's URL, when serve ran with --view. */
+  readonly view: string | undefined;
   /** SIGTERM; resolves with how it ended (npx passes the signal on, so it may die of it rather than exit 0). */
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /** `npx mdevsim serve --json` in a project, until its first device's socket is announced and it is ready. */
-async function serve(project: string, device: string): Promise<Served> {
+async function serve(project: string, device: string, args: string[] = []): Promise<Served> {
   const dir = mkdtempSync(join(work, 'sock-'));
-  const child = spawn(join(bareBin, 'npx'), ['--no-install', 'mdevsim', 'serve', '--json', '--dir', dir, '--device', device], {
+  let view: string | undefined;
+  const child = spawn(join(bareBin, 'npx'), ['--no-install', 'mdevsim', 'serve', '--json', '--dir', dir, '--device', device, ...args], {
     cwd: project, env: consumerEnv(bareBin), stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -171,11 +174,12 @@ async function serve(project: string, device: string): Promise<Served> {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const e = JSON.parse(line) as Record<string, unknown>;
       if (e['event'] === 'device' && sock === undefined) sock = String(e['socket']);
+      if (e['event'] === 'view') view = String(e['url']);
       if (e['event'] === 'ready') { clearTimeout(timer); ready(sock!); }
     });
   });
   return {
-    child, socket,
+    child, socket, view,
     stop: () => new Promise((done) => {
       child.removeAllListeners('exit');
       if (child.exitCode !== null || child.signalCode !== null) { done({ code: child.exitCode, signal: child.signalCode }); return; }
@@ -257,6 +261,32 @@ describe.each([
       const result = JSON.parse(stdout) as { numRegions: number; numIrqs: number; refused: string };
       expect(result.numRegions).toBeGreaterThan(0);
       expect(result.refused).toBe('EINVAL');
+    } finally {
+      const end = await served.stop();
+      expect(end.code === 0 || end.signal === 'SIGTERM', `serve ended ${JSON.stringify(end)}`).toBe(true);
+    }
+  });
+
+  it("npx mdevsim serve --view 0 serves the page and noVNC's modules from the installed packages, and its WebSocket speaks RFB", async () => {
+    const served = await serve(project, 'mbochs-small', ['--view', '0']);
+    try {
+      const url = new URL(served.view!);
+      const page = await fetch(url);
+      expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+      expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect((await fetch(new URL('/app.js', url.origin))).headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+      // noVNC comes from the consumer's own node_modules, where npm put mdevsim's dependency.
+      const rfb = await fetch(new URL('/novnc/core/rfb.js', url.origin));
+      expect(rfb.status).toBe(200);
+      expect(Buffer.from(await rfb.arrayBuffer()).equals(readFileSync(join(project, 'node_modules/@novnc/novnc/core/rfb.js')))).toBe(true);
+      const { WebSocket } = await import('ws');
+      const ws = new WebSocket(`ws://${url.host}/ws/mbochs-small-0?token=${url.searchParams.get('token')}`, { origin: url.origin });
+      const greeting = await new Promise<string>((resolve, reject) => {
+        ws.once('message', (m: Buffer) => resolve(m.toString()));
+        ws.once('error', reject);
+      });
+      ws.close();
+      expect(greeting).toBe('RFB 003.008\n');
     } finally {
       const end = await served.stop();
       expect(end.code === 0 || end.signal === 'SIGTERM', `serve ended ${JSON.stringify(end)}`).toBe(true);
