@@ -89,6 +89,8 @@ export interface WebViewOptions {
 
 /** Counters of the whole view (tests, logs). */
 export interface WebViewStats extends Readonly<WebViewCounts> {
+  /** WebSockets refused with 503 (maxClients), plus sockets Node dropped past the socket cap. */
+  readonly refused: number;
   /** WebSockets open now. */
   readonly webSockets: number;
   /** Sockets open now, WebSockets included. */
