@@ -213,6 +213,10 @@ interface Instance {
   starting: Promise<DeviceConsole | null> | null;
   /** The TCP display reserved for a console still starting. */
   pendingDisplay?: number | undefined;
+  /** Why the console policy's console did not start. */
+  consoleError?: unknown;
+  /** consoleReady() was asked: it reports consoleError. */
+  awaited?: boolean;
 }
 
 /** The type's TypeInfo (available_instances from its budget now). */
@@ -365,7 +369,10 @@ export class Manager {
       const target = policy.vnc === 'none' ? null : policy.vnc === 'unix' ? 'unix' as const : { host: policy.vnc.host, display: this.#freeDisplay(policy.vnc.firstDisplay) };
       if (target !== null && target !== 'unix') inst.pendingDisplay = target.display;
       inst.starting = this.#startConsole(inst, target).catch((err: unknown) => {
-        log.error(`${name}: no console: ${err instanceof Error ? err.message : String(err)}`);
+        inst.consoleError = err;
+        inst.pendingDisplay = undefined;
+        // Whoever waits for it (serve at startup) reports it; a device created later has only the log.
+        if (!inst.awaited) log.error(`${name}: no console: ${err instanceof Error ? err.message : String(err)}`);
         return null;
       });
     }
@@ -463,10 +470,9 @@ export class Manager {
    */
   async consoleReady(nameOrUuid: string): Promise<ConsoleInfo | null> {
     const inst = this.#get(nameOrUuid);
-    if (inst.starting) {
-      const c = await inst.starting;
-      if (c === null) throw new ConfigError(`${inst.name}: its console could not start (the log says why).`);
-    }
+    inst.awaited = true;
+    if (inst.starting) await inst.starting;
+    if (inst.consoleError !== undefined) throw inst.consoleError;
     return inst.console?.info() ?? null;
   }
 

@@ -56,8 +56,8 @@ export const DEFAULT_VNC_MAX_VIEWERS = 8;
 
 export class VncServer {
   readonly name: string;
-  /** The socket path, or host:port; null without a listener. */
-  readonly address: string | null;
+  /** The socket path, or host:port (the port bound, when 0 was asked for); null without a listener. */
+  address: string | null;
   readonly #o: VncServerOptions;
   readonly #maxViewers: number;
   readonly #viewers = new Set<RfbConnection>();
@@ -113,7 +113,6 @@ export class VncServer {
       s.on('close', () => account.close());
       server.#admit(s, `${opts.name} vnc ${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`);
     });
-    tcp.on('error', (err) => log.warn(`${opts.name}: VNC listener: ${err.message}`));
     try {
       await new Promise<void>((resolve, reject) => {
         tcp.once('error', reject);
@@ -126,7 +125,10 @@ export class VncServer {
         ? `VNC for ${opts.name}: ${t.host}:${t.port} is in use; choose another display with --vnc HOST:DISPLAY.`
         : `VNC for ${opts.name}: cannot listen on ${t.host}:${t.port} (${code ?? 'error'}).`);
     }
+    tcp.on('error', (err) => log.warn(`${opts.name}: VNC listener: ${err.message}`));
     server.#tcp = tcp;
+    const bound = tcp.address();
+    if (bound !== null && typeof bound === 'object') server.address = `${t.host}:${bound.port}`;
     return server;
   }
 
