@@ -17,7 +17,7 @@
  * 0.5 s doubling to 16 s; a connect resets it.
  *
  * For tests and debugging the page keeps `window.webView`:
- *   { devices: { [name]: { status, input, viewOnly, connects } } }
+ *   { devices: { [name]: { status, input, viewOnly, connects, disconnects } } }
  * and each card is a <section data-device="<name>">.
  */
 
@@ -69,7 +69,7 @@ function addView(name) {
   screen.className = 'screen';
   el.append(title, status, screen);
   root.append(el);
-  const info = { status: 'connecting', input: false, viewOnly: true, connects: 0 };
+  const info = { status: 'connecting', input: false, viewOnly: true, connects: 0, disconnects: 0 };
   const v = { name, el, status, screen, info, rfb: null, input: false, state: 'connecting', detail: '', retryMs: RETRY_MIN_MS, timer: 0, gone: false };
   views.set(name, v);
   exposed.devices[name] = info;
@@ -100,6 +100,7 @@ function connect(v) {
   });
   rfb.addEventListener('disconnect', () => {
     v.rfb = null;
+    v.info.disconnects++;
     if (v.gone) return;
     show(v, 'disconnected', 'retrying in ' + v.retryMs / 1000 + ' s');
     v.timer = setTimeout(() => connect(v), v.retryMs);

@@ -200,7 +200,7 @@ export class WebSocketGate {
     stream.write = ((...args: Parameters<Duplex['write']>): boolean => {
       const accepted = Reflect.apply(write, stream, args) as boolean;
       const backlog = stream.writableLength + ws.bufferedAmount;
-      if (backlog > limit && ws.readyState !== ws.CLOSED) {
+      if (backlog > limit && ws.readyState === ws.OPEN) { // once cut it is CLOSING: counted once
         this.#opts.counts.dropped++;
         log.warn(`web view: dropping ${peer}: ${backlog} bytes unsent (limit ${limit}); the browser is not reading.`);
         ws.terminate();

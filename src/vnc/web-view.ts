@@ -43,8 +43,10 @@ export const DEFAULT_WEB_VIEW_MAX_CLIENTS = 8;
 export const DEFAULT_WEB_VIEW_MAX_BACKLOG = 16 * 1024 * 1024;
 /** Sockets beyond the WebSockets: the page, /state.json, noVNC's modules, a browser's spare keep-alive sockets. */
 const PLAIN_HTTP_SOCKETS = 8;
-/** A socket that has not sent its request headers by then is closed (it holds one of few slots). */
+/** A socket that has not sent its request headers by then is closed (it holds one of few slots)… */
 const HEADERS_TIMEOUT_MS = 10_000;
+/** …checked this often (Node's default, 30 s, would let a squatter keep its slot four times as long). */
+const TIMEOUT_CHECK_MS = 2_000;
 
 /** A device as the page lists it. */
 export interface WebViewDevice {
@@ -87,6 +89,8 @@ export interface WebViewOptions {
 
 /** Counters of the whole view (tests, logs). */
 export interface WebViewStats extends Readonly<WebViewCounts> {
+  /** WebSockets refused with 503 (maxClients), plus sockets Node dropped past the socket cap. */
+  readonly refused: number;
   /** WebSockets open now. */
   readonly webSockets: number;
   /** Sockets open now, WebSockets included. */
@@ -131,7 +135,7 @@ export async function startWebView(opts: WebViewOptions): Promise<WebView> {
   };
   const gate = new WebSocketGate({ host, port: () => port, token, maxClients, maxBacklogBytes, isDevice, attach: opts.attach, counts });
 
-  const server = http.createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: HEADERS_TIMEOUT_MS }, (req, res) => {
+  const server = http.createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS }, (req, res) => {
     try {
       route(req, res);
     } catch (err) {

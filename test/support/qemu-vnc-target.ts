@@ -15,7 +15,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
@@ -46,7 +46,7 @@ export interface QemuVnc {
   draw(width: number, height: number, pixel: (x: number, y: number) => number): Promise<void>;
   /** QEMU's own image of the screen (QMP screendump). */
   screendump(): Promise<RgbaImage>;
-  /** Pipe an RFB stream to a fresh connection to QEMU's VNC server; either end closing closes the other. */
+  /** attachToVnc(vncPath, stream): the web view's attach() until mdevsim's RFB server exists. */
   attach(stream: Duplex): boolean;
   stop(): Promise<void>;
 }
@@ -151,15 +151,7 @@ export async function startQemuVnc(): Promise<QemuVnc> {
       await command('screendump', { filename: file });
       return parsePpm(readFileSync(file));
     },
-    attach(stream) {
-      const vncSocket = connect(vncPath);
-      stream.pipe(vncSocket).pipe(stream);
-      vncSocket.on('error', () => stream.destroy());
-      stream.on('error', () => vncSocket.destroy());
-      vncSocket.on('close', () => stream.destroy());
-      stream.on('close', () => vncSocket.destroy());
-      return true;
-    },
+    attach: (stream) => attachToVnc(vncPath, stream),
     async stop() {
       if (child.exitCode === null) {
         const gone = new Promise((ok) => child.once('exit', ok));
@@ -170,6 +162,43 @@ export async function startQemuVnc(): Promise<QemuVnc> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The connect still under way per VNC socket (see attachToVnc). */
+const connecting = new Map<string, Promise<void>>();
+
+/**
+ * Pipe an RFB stream to a fresh connection to the VNC server at `path`;
+ * either end closing closes the other, and `closed` runs once that
+ * connection's socket is closed. Always true (attach()'s "accepted").
+ *
+ * Connections to one server are made one after the other, the next once
+ * the server has accepted the last (its greeting arrived): QEMU listens
+ * with a backlog of 1 (qio_net_listener_open_sync(…, 1, …) in ui/vnc.c),
+ * so connects to its Unix socket while one waits to be accepted fail with
+ * EAGAIN. Until its connection is made the stream is not read (it buffers
+ * up to its highWaterMark, as it would for a slow server).
+ */
+export function attachToVnc(path: string, stream: Duplex, closed?: () => void): boolean {
+  const vnc = new Socket();
+  vnc.once('close', () => {
+    stream.destroy();
+    closed?.();
+  });
+  vnc.on('error', () => stream.destroy());
+  stream.on('error', () => vnc.destroy());
+  stream.on('close', () => vnc.destroy());
+  const previous = connecting.get(path) ?? Promise.resolve();
+  const made = previous.then(() => new Promise<void>((done) => {
+    if (vnc.destroyed) return done();
+    vnc.once('connect', () => stream.pipe(vnc).pipe(stream));
+    vnc.once('data', () => done()); // beside the pipe's own listener: the greeting, so QEMU has accepted
+    vnc.once('close', () => done());
+    vnc.connect(path);
+  }));
+  connecting.set(path, made);
+  void made.then(() => { if (connecting.get(path) === made) connecting.delete(path); });
+  return true;
 }
 
 /** A binary PPM (P6, maxval 255) as RGBA. */

@@ -152,21 +152,21 @@ export type Clients = [typeof SyncVfioUserClient, typeof Manager];
 interface Served {
   readonly child: ChildProcess;
   readonly socket: string;
-  /** The browser view's URL, with serve --view. */
+  /** The web view's URL, when serve ran with --view. */
   readonly view: string | undefined;
   /** SIGTERM; resolves with how it ended (npx passes the signal on, so it may die of it rather than exit 0). */
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /** `npx mdevsim serve --json` in a project, until its first device's socket is announced and it is ready. */
-async function serve(project: string, device: string, extra: string[] = []): Promise<Served> {
+async function serve(project: string, device: string, args: string[] = []): Promise<Served> {
   const dir = mkdtempSync(join(work, 'sock-'));
-  const child = spawn(join(bareBin, 'npx'), ['--no-install', 'mdevsim', 'serve', '--json', '--dir', dir, '--device', device, ...extra], {
+  let view: string | undefined;
+  const child = spawn(join(bareBin, 'npx'), ['--no-install', 'mdevsim', 'serve', '--json', '--dir', dir, '--device', device, ...args], {
     cwd: project, env: consumerEnv(bareBin), stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  let view: string | undefined;
   const socket = await new Promise<string>((ready, fail) => {
     let sock: string | undefined;
     const timer = setTimeout(() => fail(new Error(`serve did not become ready: ${stderr}`)), 20_000);
@@ -267,20 +267,29 @@ describe.each([
     }
   });
 
-  it('the installed serve --view serves its page and the noVNC modules from the installed packages', async () => {
-    const served = await serve(project, 'mdpy-vga', ['--view', '0']);
+  it("npx mdevsim serve --view 0 serves the page and noVNC's modules from the installed packages, and its WebSocket speaks RFB", async () => {
+    const served = await serve(project, 'mbochs-small', ['--view', '0']);
     try {
       const url = new URL(served.view!);
       const page = await fetch(url);
-      expect(page.status).toBe(200);
-      expect(await page.text()).toMatch(/<script type="module" src="\/app\.js"/);
-      const app = await fetch(new URL('/app.js', url.origin));
-      expect([app.status, app.headers.get('content-type')]).toEqual([200, 'text/javascript; charset=utf-8']);
+      expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+      expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect((await fetch(new URL('/app.js', url.origin))).headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+      // noVNC comes from the consumer's own node_modules, where npm put mdevsim's dependency.
       const rfb = await fetch(new URL('/novnc/core/rfb.js', url.origin));
-      expect([rfb.status, rfb.headers.get('content-type')]).toEqual([200, 'text/javascript; charset=utf-8']);
-      expect(await rfb.text()).toContain('export default class RFB');
+      expect(rfb.status).toBe(200);
+      expect(Buffer.from(await rfb.arrayBuffer()).equals(readFileSync(join(project, 'node_modules/@novnc/novnc/core/rfb.js')))).toBe(true);
+      const { WebSocket } = await import('ws');
+      const ws = new WebSocket(`ws://${url.host}/ws/mbochs-small-0?token=${url.searchParams.get('token')}`, { origin: url.origin });
+      const greeting = await new Promise<string>((resolve, reject) => {
+        ws.once('message', (m: Buffer) => resolve(m.toString()));
+        ws.once('error', reject);
+      });
+      ws.close();
+      expect(greeting).toBe('RFB 003.008\n');
     } finally {
-      await served.stop();
+      const end = await served.stop();
+      expect(end.code === 0 || end.signal === 'SIGTERM', `serve ended ${JSON.stringify(end)}`).toBe(true);
     }
   });
 
