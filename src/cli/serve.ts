@@ -264,7 +264,7 @@ export async function serveUntilSignalled(opts: ServeOptions): Promise<void> {
   if (control) {
     opts.out(opts.json ? JSON.stringify({ event: 'control', socket: control.path }) : `control socket ${control.path} (mdevsim list|create|screenshot|... --control ${control.path})`);
   }
-  if (view) opts.out(opts.json ? JSON.stringify({ event: 'view', url: view.url }) : `live view: ${view.url}`);
+  if (view) opts.out(opts.json ? JSON.stringify({ event: 'view', url: view.url }) : `browser view: ${view.url}`);
   opts.out(opts.json ? JSON.stringify({ event: 'ready' }) : `serving ${devices.length} device(s); Ctrl-C stops`);
   const deadline = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
   let stopping = false;

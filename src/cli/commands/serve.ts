@@ -20,7 +20,7 @@ export const serve = defineCommand({
     'no-control': { type: 'boolean', default: false, help: 'no control socket' },
     record: { type: 'string', value: 'PREFIX', help: 'write each device\'s first connection to PREFIX-DEVICE.trace' },
     force: { type: 'boolean', default: false, help: 'with --record: replace existing trace files' },
-    view: { type: 'string', value: 'PORT', help: 'live view of every screen on http://127.0.0.1:PORT/, 0 = any port' },
+    view: { type: 'string', value: 'PORT', help: 'browser view (noVNC) of every screen on http://127.0.0.1:PORT/?token=..., 0 = any port' },
     'max-clients': { type: 'string', value: 'N', help: `connections per device (default ${SERVER_DEFAULTS.maxClients})` },
     'handshake-timeout': { type: 'string', value: 'MS', help: `close a connection without VERSION (default ${SERVER_DEFAULTS.handshakeTimeoutMs})` },
     'client-output-limit': { type: 'string', value: 'BYTES', help: 'stop reading a client with more replies queued (default 1M)' },

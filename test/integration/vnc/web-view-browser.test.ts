@@ -325,7 +325,7 @@ describe.skipIf(!haveChromium)("web view in headless Chromium against mdevsim's 
     const vram = new DataView(drm.probeResult!.vram!.buffer, drm.probeResult!.vram!.byteOffset);
     for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) vram.setUint32((y * W + x) * 4, pattern(x, y), true);
     screen = new Screen({ name: NAME, read: (use) => readDisplay(dev, NAME, ({ state }) => use(state)), pollMs: 20 });
-    server = await VncServer.start({ name: NAME, screen, desktopName: `${NAME} (mdevsim)`, target: null, auth: { kind: 'none' }, input: () => input });
+    server = await VncServer.start({ name: NAME, screen, desktopName: () => `${NAME} (mdevsim)`, target: null, auth: { kind: 'none' }, input: () => input });
     view = await startWebView({ port: 0, devices: () => [{ name: NAME, input: true }], attach: (_device, stream, peer) => server.attach(stream, peer) });
     let page: Page;
     ({ browser, page } = await openPage(view.url));
