@@ -2,8 +2,9 @@
  * RFB pixel formats (RFC 6143 §7.4): how a viewer wants its pixels, and
  * turning our RGBA frames into them.
  *
- * A viewer may ask for any true-colour layout (8, 16 or 32 bits, any
- * channel maxima and shifts, either byte order) or for a colour map. We
+ * A viewer may ask for any true-colour layout (8, 16 or 32 bits, channels
+ * of any width at any shift as long as they do not overlap, either byte
+ * order) or for a colour map. We
  * serve every colour-map request with one fixed 256-entry palette (the
  * BGR233 cube, 3 bits red and green, 2 blue), so the rest of the server
  * only ever sees true colour.
@@ -76,9 +77,20 @@ export function writePixelFormat(v: DataView, at: number, f: RfbPixelFormat): vo
 export function pixelFormatProblem(f: RfbPixelFormat): string | null {
   if (f.bitsPerPixel !== 8 && f.bitsPerPixel !== 16 && f.bitsPerPixel !== 32) return `${f.bitsPerPixel} bits per pixel (8, 16 or 32 are defined)`;
   if (!f.trueColour) return f.bitsPerPixel === 8 ? null : `a colour map with ${f.bitsPerPixel} bits per pixel (only 8 is served)`;
-  for (const [name, max, shift] of [['red', f.redMax, f.redShift], ['green', f.greenMax, f.greenShift], ['blue', f.blueMax, f.blueShift]] as const) {
+  const channels = [['red', f.redMax, f.redShift], ['green', f.greenMax, f.greenShift], ['blue', f.blueMax, f.blueShift]] as const;
+  for (const [name, max, shift] of channels) {
     if (max === 0) return `a ${name} maximum of 0`;
+    // §7.4: a maximum "must be 2^N - 1"; a viewer ANDs with it to extract the channel, so any other value loses bits.
+    if ((max & (max + 1)) !== 0) return `a ${name} maximum of ${max} (not one less than a power of two)`;
     if (shift + bitLength(max) > f.bitsPerPixel) return `${name} bits ${shift}..${shift + bitLength(max) - 1} outside a ${f.bitsPerPixel}-bit pixel`;
+  }
+  // Channels that share bits cannot be told apart again by the viewer.
+  for (let i = 0; i < 3; i++) {
+    for (let j = i + 1; j < 3; j++) {
+      const [a, aMax, aShift] = channels[i]!;
+      const [b, bMax, bShift] = channels[j]!;
+      if (((aMax * 2 ** aShift) & (bMax * 2 ** bShift)) !== 0) return `${a} and ${b} bits that overlap`;
+    }
   }
   return null;
 }
@@ -163,10 +175,11 @@ export function putPixel(v: number, bytes: number, big: boolean, out: Uint8Array
 }
 
 /**
- * ZRLE's compressed pixel (RFC 6143 §7.7.6): a 32-bit true-colour pixel of
- * depth ≤ 24 whose colour bits all fit in its 3 low or 3 high bytes is
- * sent as those 3 bytes; any other pixel as itself. `shift` is the bit
- * where the 3 bytes start within the value.
+ * ZRLE's compressed pixel (RFC 6143 §7.7.5, TRLE's CPIXEL, which ZRLE
+ * §7.7.6 uses): a 32-bit true-colour pixel of depth ≤ 24 whose colour bits
+ * all fit in its 3 low or 3 high bytes is sent as those 3 bytes; any other
+ * pixel as itself. `shift` is the bit where the 3 bytes start within the
+ * value.
  */
 export interface CpixelLayout {
   readonly bytes: number;
@@ -175,7 +188,7 @@ export interface CpixelLayout {
 
 export function cpixelLayout(f: RfbPixelFormat): CpixelLayout {
   const bpp = f.bitsPerPixel / 8;
-  if (f.bitsPerPixel !== 32 || f.depth > 24) return { bytes: bpp, shift: 0 };
+  if (!f.trueColour || f.bitsPerPixel !== 32 || f.depth > 24) return { bytes: bpp, shift: 0 };
   const top = Math.max(f.redShift + bitLength(f.redMax), f.greenShift + bitLength(f.greenMax), f.blueShift + bitLength(f.blueMax));
   const bottom = Math.min(f.redShift, f.greenShift, f.blueShift);
   if (top <= 24) return { bytes: 3, shift: 0 };
