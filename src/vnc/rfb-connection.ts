@@ -117,6 +117,8 @@ export class RfbConnection {
   #shownVersion = -1;
   #request: { incremental: boolean; rect: Rect } | null = null;
   #forced: Rect | null = null;
+  /** A non-incremental request from a viewer that listed ExtendedDesktopSize: its answer carries the layout. */
+  #layoutAsked = false;
   #pseudo: Array<(out: Buffer[]) => number> = [];
   #sending = false;
 
@@ -384,6 +386,9 @@ export class RfbConnection {
         if (!incremental) {
           const clipped = intersect(rect, { x: 0, y: 0, width: this.#fbWidth, height: this.#fbHeight });
           if (clipped) this.#forced = this.#forced ? union(this.#forced, clipped) : clipped;
+          // rfbproto ExtendedDesktopSize: "The server must send an ExtendedDesktopSize rectangle in response to a
+          // FramebufferUpdateRequest with incremental set to zero" (QEMU does since 6.0, ui/vnc.c).
+          if (this.#extendedDesktopSize) this.#layoutAsked = true;
         }
         this.#trySend();
         return;
@@ -497,6 +502,7 @@ export class RfbConnection {
       rects.push(full);
       this.#forced = null;
     } else {
+      if (this.#layoutAsked && this.#extendedDesktopSize) count += this.#extendedDesktopSizeRect(out, DESKTOP_SIZE_REASON_SERVER, DESKTOP_SIZE_STATUS_OK);
       const c = this.#shownVersion < 0 ? { kind: 'full' as const } : screen.catchUp(this.#shownVersion);
       if (c.kind === 'full') rects.push(full);
       else if (c.kind === 'damage') rects.push(...c.rects);
@@ -520,6 +526,7 @@ export class RfbConnection {
       this.#forced = null;
     }
     this.#shownVersion = version;
+    this.#layoutAsked = false;
     const view = { x: 0, y: 0, width: this.#fbWidth, height: this.#fbHeight };
     const zrle: Array<{ at: number; tiles: Uint8Array }> = [];
     const cp = cpixelLayout(this.#conv.format);
