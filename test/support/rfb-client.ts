@@ -5,14 +5,55 @@
  * RGBA by decoding Raw, CopyRect, ZRLE (one inflate stream for the
  * connection, §7.7.6) and the size pseudo-encodings. Pixels are decoded
  * for the default 32-bit little-endian xRGB format only, which is what the
- * tests ask for; other formats are checked by their raw bytes.
+ * tests ask for; after a SetPixelFormat to anything else, Raw rectangles
+ * keep their bytes (`RfbRect.data`) for the test to check and the
+ * framebuffer is left alone. Also kept: colour maps (SetColourMapEntries),
+ * the screens of ExtendedDesktopSize and the name of DesktopName.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { constants, createInflate, type Inflate } from 'node:zlib';
 import type { Duplex } from 'node:stream';
 
-export interface RfbRect { x: number; y: number; width: number; height: number; encoding: number }
+export interface RfbRect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  encoding: number;
+  /** Raw (§7.7.1): the pixel bytes as sent. */
+  data?: Buffer;
+  /** ExtendedDesktopSize (rfbproto): the screen layout sent with it. */
+  screens?: RfbScreen[];
+  /** DesktopName (rfbproto): the new name. */
+  name?: string;
+}
 export interface RfbUpdate { rects: RfbRect[] }
+export interface RfbScreen { id: number; x: number; y: number; width: number; height: number; flags: number }
+
+/** PIXEL_FORMAT (§7.4), as the client sends it in SetPixelFormat. */
+export interface RfbClientPixelFormat {
+  bitsPerPixel: number;
+  depth: number;
+  bigEndian: boolean;
+  trueColour: boolean;
+  redMax: number;
+  greenMax: number;
+  blueMax: number;
+  redShift: number;
+  greenShift: number;
+  blueShift: number;
+}
+
+/** SetColourMapEntries (§7.6.2): `colours` from index `first` on, u16 per channel. */
+export interface RfbColourMap { first: number; colours: Array<[number, number, number]> }
+
+/** The server said no at SecurityResult (§7.1.3); `reason` is what a 3.8 server adds, null before 3.8. */
+export class RfbSecurityFailure extends Error {
+  constructor(readonly result: number, readonly reason: string | null) {
+    super(`security failed${reason !== null ? ': ' + reason : ''}`);
+    this.name = 'RfbSecurityFailure';
+  }
+}
 
 export class RfbTestClient {
   readonly stream: Duplex;
@@ -28,6 +69,12 @@ export class RfbTestClient {
   version = '';
   /** Server messages other than updates, by type. */
   readonly other: number[] = [];
+  /** Every SetColourMapEntries received, in order. */
+  readonly colourMaps: RfbColourMap[] = [];
+  /** Bytes per pixel of the format asked for with setPixelFormat (4 until then). */
+  #bytesPerPixel = 4;
+  /** Pixels are the default 32-bit little-endian xRGB, which this client decodes. */
+  #decodes = true;
 
   constructor(stream: Duplex) {
     this.stream = stream;
@@ -113,7 +160,7 @@ export class RfbTestClient {
     }
     if (type === 2 || minor >= 8) {
       const result = (await this.read(4)).readUInt32BE(0);
-      if (result !== 0) throw new Error(`security failed${minor >= 8 ? ': ' + (await this.#reason()) : ''}`);
+      if (result !== 0) throw new RfbSecurityFailure(result, minor >= 8 ? await this.#reason() : null);
     }
     this.send([1]); // shared
     const init = await this.read(24);
@@ -127,6 +174,38 @@ export class RfbTestClient {
   async #reason(): Promise<string> {
     const n = (await this.read(4)).readUInt32BE(0);
     return (await this.read(n)).toString('latin1');
+  }
+
+  /** SetPixelFormat (§7.5.1). */
+  setPixelFormat(f: RfbClientPixelFormat): void {
+    const b = Buffer.alloc(20);
+    b[0] = 0;
+    b[4] = f.bitsPerPixel;
+    b[5] = f.depth;
+    b[6] = f.bigEndian ? 1 : 0;
+    b[7] = f.trueColour ? 1 : 0;
+    b.writeUInt16BE(f.redMax, 8);
+    b.writeUInt16BE(f.greenMax, 10);
+    b.writeUInt16BE(f.blueMax, 12);
+    b[14] = f.redShift;
+    b[15] = f.greenShift;
+    b[16] = f.blueShift;
+    this.send(b);
+    this.#bytesPerPixel = f.bitsPerPixel / 8;
+    this.#decodes = f.bitsPerPixel === 32 && !f.bigEndian && f.trueColour && f.redShift === 16 && f.greenShift === 8 && f.blueShift === 0 &&
+      f.redMax === 255 && f.greenMax === 255 && f.blueMax === 255;
+  }
+
+  /** SetDesktopSize (rfbproto): ask for a size with one screen covering it. */
+  setDesktopSize(width: number, height: number): void {
+    const b = Buffer.alloc(8 + 16);
+    b[0] = 251;
+    b.writeUInt16BE(width, 2);
+    b.writeUInt16BE(height, 4);
+    b[6] = 1;
+    b.writeUInt16BE(width, 16);
+    b.writeUInt16BE(height, 18);
+    this.send(b);
   }
 
   setEncodings(encodings: number[]): void {
@@ -171,7 +250,14 @@ export class RfbTestClient {
       const type = (await this.read(1))[0]!;
       if (type === 0) return this.#applyUpdate();
       this.other.push(type);
-      if (type === 1) { const h = await this.read(5); await this.read(6 * h.readUInt16BE(3)); }
+      if (type === 1) {
+        const h = await this.read(5);
+        const n = h.readUInt16BE(3);
+        const entries = await this.read(6 * n);
+        const colours = Array.from({ length: n }, (_, i): [number, number, number] =>
+          [entries.readUInt16BE(6 * i), entries.readUInt16BE(6 * i + 2), entries.readUInt16BE(6 * i + 4)]);
+        this.colourMaps.push({ first: h.readUInt16BE(1), colours });
+      }
       else if (type === 2) { /* bell */ }
       else if (type === 3) { const h = await this.read(7); await this.read(h.readUInt32BE(3)); }
       else throw new Error(`unknown server message ${type}`);
@@ -183,14 +269,33 @@ export class RfbTestClient {
     const rects: RfbRect[] = [];
     for (let i = 0; i < count; i++) {
       const h = await this.read(12);
-      const r = { x: h.readUInt16BE(0), y: h.readUInt16BE(2), width: h.readUInt16BE(4), height: h.readUInt16BE(6), encoding: h.readInt32BE(8) };
+      const r: RfbRect = { x: h.readUInt16BE(0), y: h.readUInt16BE(2), width: h.readUInt16BE(4), height: h.readUInt16BE(6), encoding: h.readInt32BE(8) };
       rects.push(r);
       switch (r.encoding) {
-        case 0: this.#put(r, await this.read(r.width * r.height * 4), 4); break;
+        case 0: {
+          r.data = Buffer.from(await this.read(r.width * r.height * this.#bytesPerPixel));
+          if (this.#decodes) this.#put(r, r.data, 4);
+          break;
+        }
         case 1: { const s = await this.read(4); this.#copy(r, s.readUInt16BE(0), s.readUInt16BE(2)); break; }
-        case 16: await this.#zrle(r); break;
+        case 16: {
+          if (!this.#decodes) throw new Error('this test client decodes ZRLE in the default pixel format only');
+          await this.#zrle(r);
+          break;
+        }
         case -223: this.#resize(r.width, r.height); break;
-        case -308: { const n = (await this.read(4))[0]!; await this.read(16 * n); if (r.x !== 1) this.#resize(r.width, r.height); break; }
+        case -307: { r.name = (await this.read((await this.read(4)).readUInt32BE(0))).toString('utf8'); this.name = r.name; break; }
+        case -308: {
+          const n = (await this.read(4))[0]!;
+          const s = await this.read(16 * n);
+          r.screens = Array.from({ length: n }, (_, i) => ({
+            id: s.readUInt32BE(16 * i), x: s.readUInt16BE(16 * i + 4), y: s.readUInt16BE(16 * i + 6),
+            width: s.readUInt16BE(16 * i + 8), height: s.readUInt16BE(16 * i + 10), flags: s.readUInt32BE(16 * i + 12),
+          }));
+          // A reply to our own SetDesktopSize (x = 1) that failed (y ≠ 0) leaves the size as it was.
+          if (r.x !== 1 || r.y === 0) this.#resize(r.width, r.height);
+          break;
+        }
         case -258: break;
         default: throw new Error(`unexpected encoding ${r.encoding}`);
       }
@@ -198,7 +303,9 @@ export class RfbTestClient {
     return { rects };
   }
 
+  /** A new framebuffer size; the same size again keeps what the viewer holds. */
   #resize(w: number, h: number): void {
+    if (w === this.width && h === this.height) return;
     this.width = w;
     this.height = h;
     this.fb = new Uint8Array(w * h * 4);
