@@ -6,30 +6,16 @@
  * Raw and ZRLE; a scroll travels as CopyRect; a mode change as the size
  * pseudo-encodings; a device without a mode shows the placeholder.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InstanceBudget } from '../../../devices/common/budget.ts';
 import { MbochsDevice } from '../../../devices/mbochs/device.ts';
-import { currentDisplay, readDisplay } from '../../../src/display/plane-source.ts';
-import { planeToRgba } from '../../../src/display/pixels.ts';
-import { memfdMemoryFactory } from '../../../src/sys/memfd.ts';
-import { ensurePrivateDir } from '../../../src/sys/trusted-path.ts';
+import { readDisplay } from '../../../src/display/plane-source.ts';
 import { VncServer } from '../../../src/vnc/rfb-server.ts';
 import { Screen } from '../../../src/vnc/screen.ts';
 import { ENCODING } from '../../../src/vnc/rfb-wire.ts';
-import { BochsDrm, bootBochsDrm } from '../../support/guest/bochs-drm.ts';
+import type { BochsDrm } from '../../support/guest/bochs-drm.ts';
 import { RfbTestClient } from '../../support/rfb-client.ts';
-
-const W = 640;
-const H = 480;
-
-function planeRgba(dev: MbochsDevice): Uint8Array {
-  const d = currentDisplay(dev, 'mbochs-0');
-  if (d.kind !== 'plane') throw new Error('no plane');
-  return planeToRgba(d.plane).data;
-}
+import { FIXTURE_HEIGHT as H, FIXTURE_WIDTH as W, startRfbFixture, type RfbFixture } from '../../support/rfb-fixture.ts';
 
 /** Text-like rows: every 16-row line differs from its neighbours, so a scroll by one line is unambiguous. */
 function drawLines(drm: BochsDrm, first: number): void {
@@ -41,47 +27,18 @@ function drawLines(drm: BochsDrm, first: number): void {
 }
 
 describe('RFB server over a Unix socket', () => {
-  let dir: string;
-  let dev: MbochsDevice;
+  let fx: RfbFixture;
   let drm: BochsDrm;
-  let screen: Screen;
-  let server: VncServer;
-  const clients: RfbTestClient[] = [];
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mdevsim-rfb-'));
-    ensurePrivateDir(join(dir, 's'));
-    dev = new MbochsDevice('mbochs-medium', { name: 'mbochs-0', budget: new InstanceBudget({ total: 64 }), memory: memfdMemoryFactory });
-    drm = bootBochsDrm(dev);
-    drm.probe();
-    drm.setMode({ hdisplay: W, vdisplay: H });
-    drm.fill(0x00ff0000, { x: 0, y: 0, w: W / 2, h: H / 2 });
-    drm.fill(0x0000ff00, { x: W / 2, y: 0, w: W / 2, h: H / 2 });
-    drm.fill(0x000000ff, { x: 0, y: H / 2, w: W, h: H / 2 });
-    screen = new Screen({ name: 'mbochs-0', read: (use) => readDisplay(dev, 'mbochs-0', ({ state }) => use(state)), pollMs: 10 });
-    server = await VncServer.start({
-      name: 'mbochs-0', screen, desktopName: () => 'mbochs-0 (mdevsim)', target: { kind: 'unix', path: join(dir, 's', 'mbochs-0.vnc') },
-      auth: { kind: 'none' }, input: () => null,
-    });
+    fx = await startRfbFixture();
+    drm = fx.drm;
   });
 
-  afterEach(async () => {
-    for (const c of clients.splice(0)) c.close();
-    await server.close();
-    screen.close();
-    dev.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => fx.close());
 
-  async function viewer(encodings: number[]): Promise<RfbTestClient> {
-    const c = await RfbTestClient.unix(join(dir, 's', 'mbochs-0.vnc'));
-    clients.push(c);
-    await c.handshake();
-    c.setEncodings(encodings);
-    // The server announces ExtendedDesktopSize support with an update of its own.
-    if (encodings.includes(ENCODING.ExtendedDesktopSize)) await c.update();
-    return c;
-  }
+  const viewer = (encodings: number[]): Promise<RfbTestClient> => fx.viewer(encodings);
+  const planeRgba = (): Uint8Array => fx.planeRgba();
 
   it('answers a 3.8 viewer with None, the mode as the framebuffer size and the desktop name', async () => {
     const c = await viewer([ENCODING.Raw]);
@@ -94,7 +51,7 @@ describe('RFB server over a Unix socket', () => {
     c.requestUpdate(false);
     const u = await c.update();
     expect(u.rects.every((r) => r.encoding === enc)).toBe(true);
-    expect(Buffer.from(c.fb).equals(Buffer.from(planeRgba(dev)))).toBe(true);
+    expect(Buffer.from(c.fb).equals(Buffer.from(planeRgba()))).toBe(true);
   });
 
   it('an incremental update carries only the damaged rectangle, and the viewer still equals the plane', async () => {
@@ -105,7 +62,7 @@ describe('RFB server over a Unix socket', () => {
     c.requestUpdate(true);
     const u = await c.update();
     expect(u.rects).toEqual([{ x: 100, y: 50, width: 30, height: 20, encoding: ENCODING.ZRLE }]);
-    expect(Buffer.from(c.fb).equals(Buffer.from(planeRgba(dev)))).toBe(true);
+    expect(Buffer.from(c.fb).equals(Buffer.from(planeRgba()))).toBe(true);
   });
 
   it('a scroll by one text line travels as one CopyRect plus the new line', async () => {
@@ -118,7 +75,7 @@ describe('RFB server over a Unix socket', () => {
     const u = await c.update();
     expect(u.rects[0]).toEqual({ x: 0, y: 0, width: W, height: H - 16, encoding: ENCODING.CopyRect });
     expect(u.rects.slice(1).every((r) => r.y >= H - 16)).toBe(true);
-    expect(Buffer.from(c.fb).equals(Buffer.from(planeRgba(dev)))).toBe(true);
+    expect(Buffer.from(c.fb).equals(Buffer.from(planeRgba()))).toBe(true);
   });
 
   it('a mode change reaches a viewer as ExtendedDesktopSize and then the new frame', async () => {
@@ -131,7 +88,7 @@ describe('RFB server over a Unix socket', () => {
     const u = await c.update();
     expect(u.rects[0]).toMatchObject({ x: 0, y: 0, width: 800, height: 600, encoding: ENCODING.ExtendedDesktopSize });
     expect([c.width, c.height]).toEqual([800, 600]);
-    expect(Buffer.from(c.fb).equals(Buffer.from(planeRgba(dev)))).toBe(true);
+    expect(Buffer.from(c.fb).equals(Buffer.from(planeRgba()))).toBe(true);
   });
 
   it('a viewer that only knows DesktopSize follows a mode change too', async () => {
@@ -142,17 +99,16 @@ describe('RFB server over a Unix socket', () => {
     c.requestUpdate(true);
     const u = await c.update();
     expect(u.rects[0]).toMatchObject({ width: 1024, height: 768, encoding: ENCODING.DesktopSize });
-    expect(Buffer.from(c.fb).equals(Buffer.from(planeRgba(dev)))).toBe(true);
+    expect(Buffer.from(c.fb).equals(Buffer.from(planeRgba()))).toBe(true);
   });
 
   it.each([['3.3', 'RFB 003.003\n'], ['3.7', 'RFB 003.007\n'], ['an unknown 3.5, served as 3.3', 'RFB 003.005\n']])('speaks RFB %s', async (_n, version) => {
-    const c = await RfbTestClient.unix(join(dir, 's', 'mbochs-0.vnc'));
-    clients.push(c);
+    const c = await fx.connect();
     expect(await c.handshake({ version })).toBe(1);
     c.setEncodings([ENCODING.Raw]);
     c.requestUpdate(false);
     await c.update();
-    expect(Buffer.from(c.fb).equals(Buffer.from(planeRgba(dev)))).toBe(true);
+    expect(Buffer.from(c.fb).equals(Buffer.from(planeRgba()))).toBe(true);
   });
 });
 
