@@ -6,10 +6,13 @@
  * connection, §7.7.6) and the size pseudo-encodings. Pixels are decoded
  * for the default 32-bit little-endian xRGB format only, which is what the
  * tests ask for; other formats are checked by their raw bytes.
+ *
+ * Not test/support/vnc/rfb-wire.ts's reader: a viewer awaits the bytes it needs and decodes pixels, and refuses what it did not ask for; it shares only the tap's encoding table and ExtendedDesktopSize rule.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { constants, createInflate, type Inflate } from 'node:zlib';
 import type { Duplex } from 'node:stream';
+import { ENCODINGS, extendedDesktopSizeApplies } from './vnc/rfb-wire.ts';
 
 export interface RfbRect { x: number; y: number; width: number; height: number; encoding: number }
 export interface RfbUpdate { rects: RfbRect[] }
@@ -186,12 +189,17 @@ export class RfbTestClient {
       const r = { x: h.readUInt16BE(0), y: h.readUInt16BE(2), width: h.readUInt16BE(4), height: h.readUInt16BE(6), encoding: h.readInt32BE(8) };
       rects.push(r);
       switch (r.encoding) {
-        case 0: this.#put(r, await this.read(r.width * r.height * 4), 4); break;
-        case 1: { const s = await this.read(4); this.#copy(r, s.readUInt16BE(0), s.readUInt16BE(2)); break; }
-        case 16: await this.#zrle(r); break;
-        case -223: this.#resize(r.width, r.height); break;
-        case -308: { const n = (await this.read(4))[0]!; await this.read(16 * n); if (r.x !== 1) this.#resize(r.width, r.height); break; }
-        case -258: break;
+        case ENCODINGS.Raw: this.#put(r, await this.read(r.width * r.height * 4), 4); break;
+        case ENCODINGS.CopyRect: { const s = await this.read(4); this.#copy(r, s.readUInt16BE(0), s.readUInt16BE(2)); break; }
+        case ENCODINGS.ZRLE: await this.#zrle(r); break;
+        case ENCODINGS.DesktopSize: this.#resize(r.width, r.height); break;
+        case ENCODINGS.ExtendedDesktopSize: {
+          const n = (await this.read(4))[0]!;
+          await this.read(16 * n);
+          if (extendedDesktopSizeApplies(r.x, r.y)) this.#resize(r.width, r.height);
+          break;
+        }
+        case ENCODINGS.QEMUExtendedKeyEvent: break;
         default: throw new Error(`unexpected encoding ${r.encoding}`);
       }
     }
