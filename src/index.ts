@@ -40,3 +40,13 @@ export type {
   TypeInfo,
 } from './mgmt/manager.ts';
 export { ControlClient } from './mgmt/control-client.ts';
+/** A device's console: its VNC server (Unix socket, TCP or attach()), QMP input, the browser view. */
+export { DeviceConsole, VNC_BASE_PORT } from './vnc/console.ts';
+export type { ConsoleInfo, ConsoleOptions } from './vnc/console.ts';
+export { VncServer, DEFAULT_VNC_MAX_VIEWERS } from './vnc/rfb-server.ts';
+export type { VncServerOptions, VncServerStats, VncTarget } from './vnc/rfb-server.ts';
+export type { RfbAuth, RfbInput } from './vnc/rfb-connection.ts';
+export { vncAuthenticator } from './vnc/vnc-auth.ts';
+export { startWebView } from './vnc/web-view.ts';
+export type { WebView, WebViewOptions } from './vnc/web-view.ts';
+export type { ConsolePolicy } from './mgmt/manager.ts';

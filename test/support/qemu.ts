@@ -4,9 +4,9 @@
  * the input events it receives (`-trace input_event_*`) on stderr, so a
  * test sees what reached QEMU's input layer.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { qemuInputArgs } from '../../src/vnc/qmp-endpoint.ts';
+import { spawnGroup, type GroupChild } from './vnc/processes.ts';
 
 export const QEMU = 'qemu-system-x86_64';
 
@@ -17,46 +17,39 @@ export function legacyReconnect(): boolean {
   return major < 9 || (major === 9 && minor < 2);
 }
 
-/** One QEMU process and what it printed on stderr. */
+/** Longer than any QEMU start or input round trip here, shorter than vitest's testTimeout: a line that never comes fails with QEMU's output. */
+const PRINT_TIMEOUT_MS = 20_000;
+
+/** One QEMU process (spawnGroup: its own process group, output kept up to a bound) and what it printed. */
 export class Qemu {
-  readonly child: ChildProcess;
-  #stderr = '';
-  readonly #watchers: { re: RegExp; resolve: () => void }[] = [];
+  readonly #proc: GroupChild;
 
   constructor(socketPath: string, extra: readonly string[] = []) {
-    this.child = spawn(QEMU, [
+    this.#proc = spawnGroup('QEMU', QEMU, [
       '-nodefaults', '-display', 'none', '-machine', 'q35', '-m', '64',
       ...qemuInputArgs(socketPath, { legacyReconnect: legacyReconnect() }),
       '-trace', 'input_event_*',
       ...extra,
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child.stderr!.setEncoding('utf8');
-    this.child.stderr!.on('data', (text: string) => {
-      this.#stderr += text;
-      for (const w of [...this.#watchers]) {
-        if (w.re.test(this.#stderr)) {
-          this.#watchers.splice(this.#watchers.indexOf(w), 1);
-          w.resolve();
-        }
-      }
-    });
+    ]);
   }
 
-  /** Resolves once stderr (all of it so far) matches `re`. */
-  printed(re: RegExp): Promise<void> {
-    if (re.test(this.#stderr)) return Promise.resolve();
-    return new Promise((resolve) => this.#watchers.push({ re, resolve }));
+  get child(): ChildProcess {
+    return this.#proc.child;
+  }
+
+  /** Resolves once its output (all of it so far) matches `re`; rejects when QEMU exits first. */
+  async printed(re: RegExp): Promise<void> {
+    await this.#proc.waitForLog(re, PRINT_TIMEOUT_MS);
   }
 
   get stderr(): string {
-    return this.#stderr;
+    return this.#proc.log();
   }
 
+  /** SIGKILL, as a crash would end it. */
   async kill(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = once(this.child, 'exit');
     this.child.kill('SIGKILL');
-    await exited;
+    await this.#proc.exited;
   }
 }
-

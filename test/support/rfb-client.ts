@@ -9,10 +9,13 @@
  * keep their bytes (`RfbRect.data`) for the test to check and the
  * framebuffer is left alone. Also kept: colour maps (SetColourMapEntries),
  * the screens of ExtendedDesktopSize and the name of DesktopName.
+ *
+ * Not test/support/vnc/rfb-wire.ts's reader: a viewer awaits the bytes it needs and decodes pixels, and refuses what it did not ask for; it shares only the tap's encoding table and ExtendedDesktopSize rule.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { constants, createInflate, type Inflate } from 'node:zlib';
 import type { Duplex } from 'node:stream';
+import { ENCODINGS, extendedDesktopSizeApplies } from './vnc/rfb-wire.ts';
 
 export interface RfbRect {
   x: number;
@@ -272,31 +275,30 @@ export class RfbTestClient {
       const r: RfbRect = { x: h.readUInt16BE(0), y: h.readUInt16BE(2), width: h.readUInt16BE(4), height: h.readUInt16BE(6), encoding: h.readInt32BE(8) };
       rects.push(r);
       switch (r.encoding) {
-        case 0: {
+        case ENCODINGS.Raw: {
           r.data = Buffer.from(await this.read(r.width * r.height * this.#bytesPerPixel));
           if (this.#decodes) this.#put(r, r.data, 4);
           break;
         }
-        case 1: { const s = await this.read(4); this.#copy(r, s.readUInt16BE(0), s.readUInt16BE(2)); break; }
-        case 16: {
+        case ENCODINGS.CopyRect: { const s = await this.read(4); this.#copy(r, s.readUInt16BE(0), s.readUInt16BE(2)); break; }
+        case ENCODINGS.ZRLE: {
           if (!this.#decodes) throw new Error('this test client decodes ZRLE in the default pixel format only');
           await this.#zrle(r);
           break;
         }
-        case -223: this.#resize(r.width, r.height); break;
-        case -307: { r.name = (await this.read((await this.read(4)).readUInt32BE(0))).toString('utf8'); this.name = r.name; break; }
-        case -308: {
+        case ENCODINGS.DesktopSize: this.#resize(r.width, r.height); break;
+        case ENCODINGS.DesktopName: { r.name = (await this.read((await this.read(4)).readUInt32BE(0))).toString('utf8'); this.name = r.name; break; }
+        case ENCODINGS.ExtendedDesktopSize: {
           const n = (await this.read(4))[0]!;
           const s = await this.read(16 * n);
           r.screens = Array.from({ length: n }, (_, i) => ({
             id: s.readUInt32BE(16 * i), x: s.readUInt16BE(16 * i + 4), y: s.readUInt16BE(16 * i + 6),
             width: s.readUInt16BE(16 * i + 8), height: s.readUInt16BE(16 * i + 10), flags: s.readUInt32BE(16 * i + 12),
           }));
-          // A reply to our own SetDesktopSize (x = 1) that failed (y ≠ 0) leaves the size as it was.
-          if (r.x !== 1 || r.y === 0) this.#resize(r.width, r.height);
+          if (extendedDesktopSizeApplies(r.x, r.y)) this.#resize(r.width, r.height);
           break;
         }
-        case -258: break;
+        case ENCODINGS.QEMUExtendedKeyEvent: break;
         default: throw new Error(`unexpected encoding ${r.encoding}`);
       }
     }

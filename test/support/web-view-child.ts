@@ -9,7 +9,7 @@
  * Run: node --import tsx test/support/web-view-child.ts <vnc socket> [maxClients]
  */
 import { startWebView } from '../../src/vnc/web-view.ts';
-import { attachToVnc } from './qemu-vnc-target.ts';
+import { attachToVnc } from './qemu-vga.ts';
 
 const [vncPath, maxClients] = process.argv.slice(2);
 if (vncPath === undefined) throw new Error('usage: web-view-child.ts <vnc socket> [maxClients]');

@@ -75,6 +75,39 @@ describe('mdevsim vnc', () => {
   });
 });
 
+/** Two consecutive TCP displays nobody listens on now. */
+async function twoFreeDisplays(): Promise<number> {
+  for (let d = 100 + Math.floor(Math.random() * 20_000); ; d += 2) {
+    const held = [];
+    try {
+      for (const port of [5900 + d, 5901 + d]) {
+        const s = createServer();
+        await new Promise<void>((ok, fail) => { s.once('error', fail); s.listen(port, '127.0.0.1', () => ok()); });
+        held.push(s);
+      }
+      return d;
+    } catch {
+      // taken: try the next pair
+    } finally {
+      for (const s of held) await new Promise<void>((r) => s.close(() => r()));
+    }
+  }
+}
+
+describe('serve --vnc HOST:DISPLAY', () => {
+  it('gives the first device DISPLAY and the next one DISPLAY+1, in the JSON device events, and list shows them', async () => {
+    const d = await twoFreeDisplays();
+    serve = await startServe(['--vnc', `127.0.0.1:${d}`, '--vnc-auth', 'none', '--device', 'mdpy-vga=a', '--device', 'mdpy-vga=b']);
+    expect(serve.consoles.get('a')).toMatchObject({ vnc: `127.0.0.1:${5900 + d}`, display: d });
+    expect(serve.consoles.get('b')).toMatchObject({ vnc: `127.0.0.1:${5901 + d}`, display: d + 1 });
+    const c = await RfbTestClient.tcp('127.0.0.1', 5901 + d);
+    expect(await c.handshake()).toBe(1);
+    c.close();
+    const list = await run(['list', '--dir', serve.dir]);
+    expect(list.stdout).toContain(`VNC :${d + 1} 127.0.0.1:${5901 + d}`);
+  });
+});
+
 describe('serve --vnc flags', () => {
   it.each([
     [['--vnc', '127.0.0.1:0'], 'mdevsim: --vnc HOST:DISPLAY serves TCP, which every local user can reach: give --vnc-password-file FILE, or --vnc-auth none to go without.\n'],

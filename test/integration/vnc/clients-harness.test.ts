@@ -1,7 +1,7 @@
 /**
  * The native-client harness (test/support/vnc-clients.ts) against a server
  * whose pixels we know: QEMU 7.2's own VNC server over an ISA VGA written
- * through qtest (./qemu-vga.ts), with QMP screendump as the reference.
+ * through qtest (test/support/qemu-vga.ts), with QMP screendump as the reference.
  * What passes here is what mdevsim's RFB server will be held to: vncsnapshot
  * within JPEG tolerance, TigerVNC exactly, in the encoding asked for, across
  * a DesktopSize.
@@ -14,15 +14,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vncPasswdFile } from '../../../src/vnc/vnc-auth.ts';
+import { QEMU, startQemuVga, type QemuVga } from '../../support/qemu-vga.ts';
 import { systemTool } from '../../support/system-deps.ts';
 import {
   compareImages, startTigerViewer, TIGERVNC_VIEWER, vncsnapshot,
   type RgbaImage, type TigerEncoding, type TigerViewer, type TigerViewerOptions, type VncTarget,
 } from '../../support/vnc-clients.ts';
 import { ENCODINGS, encodingName, isPixelEncoding } from '../../support/vnc/rfb-wire.ts';
-import { startQemuVga, type QemuVga } from './qemu-vga.ts';
 
-const haveQemu = systemTool('qemu-system-x86_64', ['--version'], 'the VNC client harness tests (QEMU as reference server)');
+const haveQemu = systemTool(QEMU, ['--version'], 'the VNC client harness tests (QEMU as reference server)');
 const haveSnapshot = haveQemu
   && systemTool('vncsnapshot', [], 'the vncsnapshot harness tests')
   && systemTool('djpeg', ['-version'], 'the vncsnapshot harness tests (JPEG decoding)');

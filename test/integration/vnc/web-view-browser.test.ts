@@ -5,7 +5,7 @@
  * prints; noVNC, served by the view, connects over the view's WebSocket to
  * what attach() hands the stream to.
  *
- * - QEMU's VNC server (test/support/qemu-vnc-target.ts), a server we did
+ * - QEMU's VNC server (test/support/qemu-vga.ts), a server we did
  *   not write: the canvas must equal QEMU's own screendump pixel for pixel;
  *   a click and a key must arrive on the RFB stream as a PointerEvent and a
  *   key event; without a QMP peer (input: false) the page says so and
@@ -24,14 +24,14 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { InstanceBudget } from '../../../devices/common/budget.ts';
 import { MbochsDevice } from '../../../devices/mbochs/device.ts';
 import { currentDisplay, readDisplay } from '../../../src/display/plane-source.ts';
-import { planeToRgba } from '../../../src/display/pixels.ts';
+import { planeToRgba, type RgbaImage } from '../../../src/display/pixels.ts';
 import { memfdMemoryFactory } from '../../../src/sys/memfd.ts';
 import type { RfbInput } from '../../../src/vnc/rfb-connection.ts';
 import { VncServer } from '../../../src/vnc/rfb-server.ts';
 import { Screen } from '../../../src/vnc/screen.ts';
 import { startWebView, type WebView } from '../../../src/vnc/web-view.ts';
 import { BochsDrm, bootBochsDrm } from '../../support/guest/bochs-drm.ts';
-import { QEMU, startQemuVnc, type QemuVnc, type RgbaImage } from '../../support/qemu-vnc-target.ts';
+import { QEMU, startQemuVga, type QemuVga } from '../../support/qemu-vga.ts';
 import { systemTool } from '../../support/system-deps.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -43,6 +43,11 @@ const W = 640;
 const H = 480;
 /** Every channel varies independently, so a swapped channel or a shifted row shows. */
 const pattern = (x: number, y: number): number => (((x * 7) & 0xff) << 16) | (((y * 3) & 0xff) << 8) | ((x ^ y) & 0xff);
+/** The same pattern as the [r, g, b] QemuVga.paint takes. */
+const patternRgb = (x: number, y: number): [number, number, number] => {
+  const p = pattern(x, y);
+  return [(p >> 16) & 0xff, (p >> 8) & 0xff, p & 0xff];
+};
 
 /** An RFB client-to-server message (RFC 6143 section 7.5; QEMU's extension is type 255, subtype 0). */
 type ClientMessage =
@@ -164,7 +169,7 @@ class DeviceCard {
     }, this.name);
     if (width !== reference.width || height !== reference.height) return { width, height, mismatched: -1 };
     const got = Buffer.from(base64, 'base64');
-    const want = Buffer.from(reference.rgba.buffer, reference.rgba.byteOffset, reference.rgba.byteLength);
+    const want = Buffer.from(reference.data.buffer, reference.data.byteOffset, reference.data.byteLength);
     let mismatched = 0;
     let first: string | undefined;
     for (let i = 0; i < got.length; i += 4) {
@@ -177,7 +182,7 @@ class DeviceCard {
 }
 
 describe.skipIf(!haveChromium || !haveQemu)('web view in headless Chromium against QEMU', () => {
-  let qemu: QemuVnc;
+  let qemu: QemuVga;
   let reference: RgbaImage;
   let view: WebView;
   let browser: Browser;
@@ -187,8 +192,9 @@ describe.skipIf(!haveChromium || !haveQemu)('web view in headless Chromium again
   const streams: { stream: Duplex; sent: ClientMessages }[] = [];
 
   beforeAll(async () => {
-    qemu = await startQemuVnc();
-    await qemu.draw(W, H, pattern);
+    qemu = await startQemuVga();
+    await qemu.setMode(W, H);
+    await qemu.paint(patternRgb);
     reference = await qemu.screendump();
     expect([reference.width, reference.height]).toEqual([W, H]);
     view = await startWebView({
@@ -210,7 +216,7 @@ describe.skipIf(!haveChromium || !haveQemu)('web view in headless Chromium again
   afterAll(async () => {
     await browser?.close();
     await view?.close();
-    await qemu?.stop();
+    await qemu?.close();
   });
 
   /** Resolves once the device's view is connected (noVNC's 'connect' event), with the stream it got. */
@@ -313,8 +319,7 @@ describe.skipIf(!haveChromium)("web view in headless Chromium against mdevsim's 
   const plane = (): RgbaImage => {
     const d = currentDisplay(dev, NAME);
     if (d.kind !== 'plane') throw new Error(`${NAME} has no plane`);
-    const { width, height, data } = planeToRgba(d.plane);
-    return { width, height, rgba: data };
+    return planeToRgba(d.plane);
   };
 
   beforeAll(async () => {

@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { fdCountOf, memoryOf } from '../../support/hostile.ts';
-import { QEMU, startQemuVnc, type QemuVnc } from '../../support/qemu-vnc-target.ts';
+import { QEMU, startQemuVga, type QemuVga } from '../../support/qemu-vga.ts';
 import { systemTool } from '../../support/system-deps.ts';
 
 const haveQemu = systemTool(QEMU, ['--version'], 'the web view hostile test');
@@ -61,9 +61,9 @@ async function startChild(vncPath: string): Promise<Child> {
 
 describe.skipIf(!haveQemu)('web view against many WebSockets', () => {
   it('200 WebSocket connects with the token: 8 are served, the rest refused; /state.json keeps answering; memory and fds bounded and returned', async () => {
-    const qemu: QemuVnc = await startQemuVnc();
-    cleanup.push(() => qemu.stop());
-    const view = await startChild(qemu.vncPath);
+    const qemu: QemuVga = await startQemuVga();
+    cleanup.push(() => qemu.close());
+    const view = await startChild(qemu.unix.socketPath);
     const token = view.url.searchParams.get('token')!;
     const before = memoryOf(view.pid);
     const fdsBefore = fdCountOf(view.pid);

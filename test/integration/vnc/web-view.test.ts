@@ -4,7 +4,7 @@
  * WebSocket; the Host check; the Origin check on upgrade; the subprotocol;
  * the WebSocket cap; the noVNC assets and what they refuse; the CSP; the
  * frame and backlog bounds; and close() ending everything. One test carries
- * real RFB through to QEMU's VNC server (test/support/qemu-vnc-target.ts).
+ * real RFB through to QEMU's VNC server (test/support/qemu-vga.ts).
  */
 import { readFileSync } from 'node:fs';
 import http, { type IncomingHttpHeaders } from 'node:http';
@@ -16,7 +16,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { type ClientOptions } from 'ws';
 import { startWebView, type WebView, type WebViewOptions } from '../../../src/vnc/web-view.ts';
 import { webViewCsp } from '../../../src/vnc/web-view-page.ts';
-import { QEMU, startQemuVnc, type QemuVnc } from '../../support/qemu-vnc-target.ts';
+import { QEMU, startQemuVga, type QemuVga } from '../../support/qemu-vga.ts';
 import { systemTool } from '../../support/system-deps.ts';
 
 const haveQemu = systemTool(QEMU, ['--version'], 'the web view test against QEMU');
@@ -232,8 +232,8 @@ describe('web view: WebSockets', () => {
   });
 
   it.skipIf(!haveQemu)("carries RFB both ways: QEMU's greeting reaches the browser, the browser's reply reaches QEMU", async () => {
-    const qemu: QemuVnc = await startQemuVnc();
-    cleanup.push(() => qemu.stop());
+    const qemu: QemuVga = await startQemuVga();
+    cleanup.push(() => qemu.close());
     const { view } = await open({ attach: (_device, stream) => qemu.attach(stream) });
     const ws = opened(await upgrade(view, `/ws/a?token=${TOKEN}`, { protocols: ['binary'] }));
     const messages: Buffer[] = [];

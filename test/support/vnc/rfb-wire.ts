@@ -15,6 +15,8 @@
  * type) are taken only when the bytes that depend on them have arrived, by
  * which time the other direction's bytes have been read: the peer sent them
  * first, and the tap reads each chunk before the reply to it can arrive.
+ *
+ * Not test/support/rfb-client.ts's parser: a tap must follow whatever a real viewer negotiates without ever blocking or answering, so it frames every known encoding and decodes no pixels.
  */
 
 /** RFB encoding numbers (RFC 6143 §7.7-7.8 and the community registry) by the names this module reports. */
@@ -59,6 +61,16 @@ export function encodingName(n: number): string {
   if (n >= -512 && n <= -412) return `FineQualityLevel${n + 512}`;
   if (n >= -768 && n <= -763) return `Subsampling${n + 768}`;
   return String(n);
+}
+
+/**
+ * Whether an ExtendedDesktopSize rectangle changes the framebuffer size:
+ * every one does but the answer to a request of this client's own
+ * (x, the reason, is 1) whose status (y) is not 0 ("ExtendedDesktopSize
+ * Pseudo-encoding" in the community RFB spec, rfbproto.rst).
+ */
+export function extendedDesktopSizeApplies(reason: number, status: number): boolean {
+  return reason !== 1 || status === 0;
 }
 
 /** Encodings that carry pixels of the framebuffer (the rest are pseudo-encodings). */
@@ -384,8 +396,7 @@ export class RfbWireReader {
       case ENCODINGS.ExtendedDesktopSize: {
         const screens = (yield { read: 4 })[0]!;
         yield { skip: 16 * screens };
-        // y is the status: a refused SetDesktopSize (y ≠ 0) leaves the size alone.
-        if (y === 0) { s.width = w; s.height = h; }
+        if (extendedDesktopSizeApplies(x, y)) { s.width = w; s.height = h; }
         return;
       }
       case ENCODINGS.Cursor: yield { skip: w * h * bpp + Math.ceil(w / 8) * h }; return;

@@ -1,23 +1,34 @@
 /**
  * A reference RFB server with a screen we choose: QEMU's own VNC server
- * over an ISA VGA that no guest ever touches. The CPU never starts (-S);
- * the qtest protocol (QEMU docs/devel/qtest.rst) writes the Bochs VBE
- * registers and the linear framebuffer directly, and QMP `screendump` gives
- * QEMU's own view of that screen as the reference image.
+ * over an ISA VGA that no guest ever touches. The qtest protocol (QEMU
+ * docs/devel/qtest.rst) writes the Bochs VBE registers and the linear
+ * framebuffer directly, and QMP `screendump` gives QEMU's own view of that
+ * screen as the reference image.
+ *
+ * The machine never starts (-S): Debian's QEMU has no qtest accelerator
+ * (`qemu-system-x86_64 -accel help` lists tcg and kvm only), so the qtest
+ * protocol runs beside TCG, and without -S SeaBIOS would run and reprogram
+ * the card behind the test's back.
  *
  * isa-vga maps its framebuffer at the fixed VBE_DISPI_LFB_PHYSICAL_ADDRESS
  * (0xE0000000, QEMU 7.2 hw/display/vga-isa.c and include/hw/display/bochs-vbe.h),
  * so no PCI BAR has to be programmed. One VNC display listens on a Unix
- * socket, another on 127.0.0.1 (QEMU picks a free port in 5900..5999).
+ * socket, security type None; another on 127.0.0.1 (QEMU picks a free port
+ * in 5900..5999), with VNC authentication when a password is given. Both
+ * show the same screen.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, Socket, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { RgbaImage } from '../../../src/display/pixels.ts';
-import { parsePnm } from '../../support/vnc/pnm.ts';
-import { spawnGroup } from '../../support/vnc/processes.ts';
+import type { Duplex } from 'node:stream';
+import type { RgbaImage } from '../../src/display/pixels.ts';
+import { QEMU } from './qemu.ts';
+import { parsePnm } from './vnc/pnm.ts';
+import { spawnGroup } from './vnc/processes.ts';
+
+export { QEMU } from './qemu.ts';
 
 const LFB = 0xe0000000;
 /** Bochs VBE DISPI (include/hw/display/bochs-vbe.h): index port, data port, register indices, enable bits. */
@@ -28,19 +39,29 @@ const VBE_ENABLED = 0x01;
 const VBE_LFB_ENABLED = 0x40;
 /** The attribute controller's "palette address source" bit: without it QEMU's VGA draws a blank screen (hw/display/vga.c). */
 const VGA_AR_PAS = 0x20;
+/**
+ * Framebuffer bytes per qtest b64write line. QEMU reads the qtest socket
+ * 1024 bytes at a time and after each read searches the whole unparsed
+ * buffer for a newline (qtest_can_read, qtest_read and qtest_process_inbuf
+ * in QEMU 7.2 softmmu/qtest.c), so one line costs time quadratic in its
+ * length.
+ */
+const B64WRITE_CHUNK = 64 * 1024;
 const START_TIMEOUT_MS = 15_000;
 
 export interface QemuVga {
-  /** The VNC display on a Unix socket. */
+  /** The VNC display on a Unix socket (security type None). */
   readonly unix: { readonly socketPath: string };
-  /** The VNC display on TCP. */
+  /** The VNC display on TCP (VNC authentication when started with `tcpPassword`, else None). */
   readonly tcp: { readonly host: string; readonly port: number };
   /** Switch to a width×height, 32 bpp linear mode (a DesktopSize for VNC clients). */
   setMode(width: number, height: number): Promise<void>;
-  /** Write the whole framebuffer: `rgb(x, y)` gives each pixel. */
+  /** Write the whole framebuffer of the current mode: `rgb(x, y)` gives each pixel. */
   paint(rgb: (x: number, y: number) => readonly [number, number, number]): Promise<void>;
   /** QEMU's view of the screen (QMP screendump, PPM). */
   screendump(): Promise<RgbaImage>;
+  /** attachToVnc on the Unix display: a web view's attach() with QEMU behind it. */
+  attach(stream: Duplex): boolean;
   close(): Promise<void>;
 }
 
@@ -69,6 +90,7 @@ function lineChannel(socket: Socket): (line: string) => Promise<string> {
   });
 }
 
+/** Start QEMU with an ISA VGA and its two VNC displays; resolves once both VNC displays listen. */
 export async function startQemuVga(opts: QemuVgaOptions = {}): Promise<QemuVga> {
   const dir = mkdtempSync(join(tmpdir(), 'mdevsim-qemu-vga-'));
   const qtestPath = join(dir, 'qtest.sock');
@@ -77,7 +99,7 @@ export async function startQemuVga(opts: QemuVgaOptions = {}): Promise<QemuVga> 
   const qtestListener = await listenOnce(qtestPath);
   const qmpListener = await listenOnce(qmpPath);
   const servers: Server[] = [qtestListener.server, qmpListener.server];
-  const qemu = spawnGroup('QEMU', 'qemu-system-x86_64', [
+  const qemu = spawnGroup('QEMU', QEMU, [
     '-nodefaults', '-machine', 'pc', '-accel', 'tcg', '-S', '-display', 'none',
     '-device', 'isa-vga',
     '-qtest', `unix:${qtestPath}`, '-qtest-log', '/dev/null',
@@ -100,9 +122,11 @@ export async function startQemuVga(opts: QemuVgaOptions = {}): Promise<QemuVga> 
     await Promise.race([qmp.ready, died]);
     await qmp.execute('qmp_capabilities');
     if (opts.tcpPassword !== undefined) await qmp.execute('set_password', { protocol: 'vnc', password: opts.tcpPassword, display: 'tcp' });
-    const servers_ = (await qmp.execute('query-vnc-servers')) as { id: string; server: { family: string; host: string; service: string }[] }[];
-    const tcp = servers_.find((s) => s.id === 'tcp')?.server.find((s) => s.family === 'ipv4');
-    if (!tcp) throw new Error(`query-vnc-servers shows no TCP display: ${JSON.stringify(servers_)}`);
+    const displays = (await qmp.execute('query-vnc-servers')) as { id: string; server: { family: string; host: string; service: string }[] }[];
+    const unix = displays.find((s) => s.id === 'default')?.server.find((s) => s.family === 'unix');
+    if (unix?.service !== vncPath) throw new Error(`query-vnc-servers shows no display on ${vncPath}: ${JSON.stringify(displays)}`);
+    const tcp = displays.find((s) => s.id === 'tcp')?.server.find((s) => s.family === 'ipv4');
+    if (!tcp) throw new Error(`query-vnc-servers shows no TCP display: ${JSON.stringify(displays)}`);
 
     const command = async (line: string): Promise<void> => {
       const reply = await qt(line);
@@ -135,21 +159,25 @@ export async function startQemuVga(opts: QemuVgaOptions = {}): Promise<QemuVga> 
         const { width, height } = mode;
         if (width === 0) throw new Error('QemuVga.paint() needs setMode() first');
         // 32 bpp VBE is x8r8g8b8 in little-endian memory: B, G, R, X.
-        const buf = Buffer.alloc(width * height * 4);
+        const fb = Buffer.alloc(width * height * 4);
         for (let y = 0; y < height; y++) {
           for (let x = 0; x < width; x++) {
             const [r, g, b] = rgb(x, y);
             const o = (y * width + x) * 4;
-            buf[o] = b; buf[o + 1] = g; buf[o + 2] = r;
+            fb[o] = b; fb[o + 1] = g; fb[o + 2] = r;
           }
         }
-        await command(`b64write 0x${LFB.toString(16)} 0x${buf.length.toString(16)} ${buf.toString('base64')}`);
+        for (let at = 0; at < fb.length; at += B64WRITE_CHUNK) {
+          const part = fb.subarray(at, at + B64WRITE_CHUNK);
+          await command(`b64write 0x${(LFB + at).toString(16)} 0x${part.length.toString(16)} ${part.toString('base64')}`);
+        }
       },
       screendump: async () => {
         const file = join(dir, 'screendump.ppm');
         await qmp.execute('screendump', { filename: file });
         return parsePnm(readFileSync(file));
       },
+      attach: (stream) => attachToVnc(vncPath, stream),
       close,
     };
   } catch (err) {
@@ -165,7 +193,13 @@ function qmpClient(socket: Socket): { ready: Promise<void>; execute(cmd: string,
   const ready = new Promise<void>((resolve) => { greeted = resolve; });
   const lines = createInterface({ input: socket });
   lines.on('line', (line) => {
-    const msg = JSON.parse(line) as { QMP?: unknown; event?: string; return?: unknown; error?: { desc: string } };
+    let msg: { QMP?: unknown; event?: string; return?: unknown; error?: { desc: string } };
+    try {
+      msg = JSON.parse(line) as typeof msg;
+    } catch {
+      pending.shift()?.reject(new Error(`QMP sent a line that is not JSON: ${line.slice(0, 80)}`));
+      return;
+    }
     if (msg.QMP !== undefined) { greeted(); return; }
     if (msg.event !== undefined) return;
     const p = pending.shift();
@@ -181,4 +215,42 @@ function qmpClient(socket: Socket): { ready: Promise<void>; execute(cmd: string,
       socket.write(`${JSON.stringify({ execute: cmd, ...(args ? { arguments: args } : {}) })}\n`);
     }),
   };
+}
+
+/** The connect still under way per VNC socket (see attachToVnc). */
+const connecting = new Map<string, Promise<void>>();
+
+/**
+ * Pipe an RFB stream to a fresh connection to the VNC server at `path`;
+ * either end closing closes the other, and `closed` runs once that
+ * connection's socket is closed. Always true (attach()'s "accepted").
+ *
+ * Connections to one server are made one after the other, the next once
+ * the server has accepted the last (its greeting arrived): QEMU listens
+ * with a backlog of 1 (vnc_display_listen in QEMU 7.2 ui/vnc.c calls
+ * qio_net_listener_open_sync(…, 1, …)), so connects to its Unix socket
+ * while one waits to be accepted fail with EAGAIN. Until its connection is
+ * made the stream is not read (it buffers up to its highWaterMark, as it
+ * would for a slow server).
+ */
+export function attachToVnc(path: string, stream: Duplex, closed?: () => void): boolean {
+  const vnc = new Socket();
+  vnc.once('close', () => {
+    stream.destroy();
+    closed?.();
+  });
+  vnc.on('error', () => stream.destroy());
+  stream.on('error', () => vnc.destroy());
+  stream.on('close', () => vnc.destroy());
+  const previous = connecting.get(path) ?? Promise.resolve();
+  const made = previous.then(() => new Promise<void>((done) => {
+    if (vnc.destroyed) return done();
+    vnc.once('connect', () => stream.pipe(vnc).pipe(stream));
+    vnc.once('data', () => done()); // beside the pipe's own listener: the greeting, so QEMU has accepted
+    vnc.once('close', () => done());
+    vnc.connect(path);
+  }));
+  connecting.set(path, made);
+  void made.then(() => { if (connecting.get(path) === made) connecting.delete(path); });
+  return true;
 }
