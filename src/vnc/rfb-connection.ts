@@ -503,8 +503,10 @@ export class RfbConnection {
       this.#forced = null;
     } else {
       if (this.#layoutAsked && this.#extendedDesktopSize) count += this.#extendedDesktopSizeRect(out, DESKTOP_SIZE_REASON_SERVER, DESKTOP_SIZE_STATUS_OK);
-      const c = this.#shownVersion < 0 ? { kind: 'full' as const } : screen.catchUp(this.#shownVersion);
-      if (c.kind === 'full') rects.push(full);
+      // A requested area that covers the frame (a viewer's first, non-incremental request) is all it needs.
+      const forcedAll = this.#forced !== null && covers(this.#forced, full);
+      const c = this.#shownVersion < 0 || forcedAll ? { kind: 'full' as const } : screen.catchUp(this.#shownVersion);
+      if (c.kind === 'full') { rects.push(full); this.#forced = null; }
       else if (c.kind === 'damage') rects.push(...c.rects);
       else if (c.kind === 'change') {
         const m = c.change.move;
@@ -522,7 +524,8 @@ export class RfbConnection {
         }
         rects.push(...c.change.rects);
       }
-      if (this.#forced) rects.push(this.#forced);
+      // The rest of a requested area, without repeating what the catch-up already sends whole.
+      if (this.#forced && !rects.some((r) => covers(r, this.#forced!))) rects.push(this.#forced);
       this.#forced = null;
     }
     this.#shownVersion = version;
@@ -579,6 +582,11 @@ function updateHeader(count: number): Buffer {
   b.writeUInt8(S2C.FramebufferUpdate, 0);
   b.writeUInt16BE(count, 2);
   return b;
+}
+
+/** `a` contains all of `b`. */
+function covers(a: Rect, b: Rect): boolean {
+  return a.x <= b.x && a.y <= b.y && a.x + a.width >= b.x + b.width && a.y + a.height >= b.y + b.height;
 }
 
 function union(a: Rect, b: Rect): Rect {

@@ -269,6 +269,18 @@ describe('FramebufferUpdateRequest (RFC 6143 §7.5.3)', () => {
     expect(same(c, fx)).toBe(true);
   });
 
+  it('a non-incremental request for the whole screen is answered with the frame once, first request or after a change', async () => {
+    const fx = await fixture();
+    const c = await fx.viewer([ENCODING.Raw]);
+    c.requestUpdate(false);
+    expect((await c.update()).rects.map(({ x, y, width, height }) => ({ x, y, width, height }))).toEqual([{ x: 0, y: 0, width: W, height: H }]);
+    fx.drm.fill(0x00ffff00, { x: 200, y: 100, w: 40, h: 10 });
+    fx.screen.poll(); // the change is in the screen's history before the request
+    c.requestUpdate(false);
+    expect((await c.update()).rects.map(({ x, y, width, height }) => ({ x, y, width, height }))).toEqual([{ x: 0, y: 0, width: W, height: H }]);
+    expect(same(c, fx)).toBe(true);
+  });
+
   it('incremental with nothing changed: no update until the screen changes, then the change', async () => {
     const fx = await fixture();
     const c = await fx.viewer([ENCODING.ExtendedDesktopSize, ENCODING.Raw]);
