@@ -21,8 +21,8 @@ export interface ServeEvent {
 }
 
 /** Print one event: `human` is its text for people (several lines when it holds newlines). */
-export function printEvent(opts: EventOutput, fields: ServeEvent, human: string): void {
-  if (opts.logFormat === 'json') opts.out(JSON.stringify({ time: logTime(), level: 'info', ...fields }));
+export function printEvent(opts: EventOutput, fields: ServeEvent, human: string, level: 'info' | 'warn' = 'info'): void {
+  if (opts.logFormat === 'json') opts.out(JSON.stringify({ time: logTime(), level, ...fields }));
   else if (opts.json) opts.out(JSON.stringify(fields));
   else opts.out(human);
 }
