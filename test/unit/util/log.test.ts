@@ -163,6 +163,15 @@ describe('serve events on stdout (printEvent)', () => {
     expect(print(false, 'json')).toEqual([timed]);
     expect(print(true, 'json')).toEqual([timed]);
   });
+
+  it('a warning event says level warn with --log-format json, and has no level with --json', () => {
+    const out: string[] = [];
+    capture('human');
+    const w = { event: 'reload-failed', message: 'm' };
+    printEvent({ json: true, logFormat: 'json', out: (l) => out.push(l) }, w, 'm', 'warn');
+    printEvent({ json: true, out: (l) => out.push(l) }, w, 'm', 'warn');
+    expect(out).toEqual([`{"time":"${TIME}","level":"warn","event":"reload-failed","message":"m"}`, '{"event":"reload-failed","message":"m"}']);
+  });
 });
 
 describe('the final error with JSON logs', () => {
