@@ -439,6 +439,8 @@ export class MbochsDevice implements VfioDevice {
 
   /** The framebuffer the dispi registers describe right now (what a PRIMARY query would report). */
   displayMode(): Mode | Invalid {
+    // Strict: QEMU stdvga shows nothing while PAS is clear (vga.c vga_update_display(): GMODE_BLANK), so neither do we.
+    if (this.#mmio.blanked) return { kind: 'invalid', reason: 'blanked (VGA attribute index without the palette address source bit 0x20)' };
     // byteOrder is 'le' unless strict mode with qext set big endian (mode.ts divergence, opt-in).
     return deriveMode(this.#dispi.values(), this.type.memsize, { byteOrder: this.#mmio.byteOrder });
   }
@@ -546,8 +548,9 @@ export class MbochsDevice implements VfioDevice {
 
   /**
    * VFIO_DEVICE_RESET (mbochs_reset): dispi registers to their reset values
-   * (ID 0xB0C5, VIDEO_MEMORY_64K = memsize/64 KiB, the rest 0) and the qext
-   * byte order to little endian. VRAM, EDID state, config space and dmabuf
+   * (ID 0xB0C5, VIDEO_MEMORY_64K = memsize/64 KiB, the rest 0), the qext
+   * byte order to little endian and, strict, the VGA ports to QEMU's reset
+   * state (blank until the guest sets PAS). VRAM, EDID state, config space and dmabuf
    * ids are untouched (invariants 15, 29).
    */
   reset(): void {

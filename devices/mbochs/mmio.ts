@@ -7,14 +7,22 @@
  * | subregion | offset       | sample (kernel mbochs)                       | strict (QEMU stdvga)                                   |
  * |-----------|--------------|----------------------------------------------|--------------------------------------------------------|
  * | edid      | 0x000–0x3FF  | blob bytes, gated on link state; writes ignored | same                                                |
- * | vga       | 0x400–0x41F  | reads 0, writes ignored                       | same (no VGA port emulation; bochs-drm only blanks)    |
+ * | vga       | 0x400–0x41F  | reads 0, writes ignored                       | ports 0x3C0–0x3DF byte by byte: the attribute controller, misc output, input status 1 (vga-ports.ts) |
  * | dispi     | 0x500–0x515  | 2-byte accesses only; others read 0 / dropped | 1–4 bytes, split into 16-bit accesses (QEMU mmio ops)  |
- * | qext      | 0x600–0x607  | not implemented: reads 0                      | with `qext`: size reads 8, byte order 0x1E1E1E1E/0xBEBEBEBE |
- * | —         | elsewhere    | reads 0, writes ignored                       | same                                                   |
+ * | qext      | 0x600–0x607  | not implemented: reads 0                      | with `qext`: size reads 8, byte order 0x1E1E1E1E/0xBEBEBEBE; without: a hole |
+ * | —         | elsewhere    | reads 0, writes ignored                       | reads all ones, writes ignored (QEMU's "vga.mmio" container is unassigned_io_ops) |
  *
  * An access is dispatched by its start offset, as the kernel's switch and
- * QEMU's flat view do; bytes past the end of the subregion it starts in are
- * never taken from the next one.
+ * QEMU's flat view do: QEMU does not clamp an MMIO access at the end of the
+ * subregion it starts in (system/physmem.c address_space_translate_internal()
+ * clamps RAM only), so the subregion's own ops see all of it. The one case a
+ * naturally aligned access reaches past a subregion is a 4-byte access at
+ * 0x514: QEMU hands both halves to the dispi ops, the upper one as register
+ * index 11, which reads 0 and drops writes (vbe_ioport_read_data(),
+ * vbe_ioport_write_data()). Observed on QEMU 7.2 stdvga: `readl BAR2+0x514`
+ * = 0x00000100 with 16 MiB, `readw BAR2+0x516` = 0xFFFF.
+ * regionRead()/regionWrite() split every access into naturally aligned
+ * chunks, as the kernel does and as QEMU's memory_access_size() does.
  *
  * Guest accesses never throw for offsets 0..0xFFF; values are little-endian.
  */
@@ -31,6 +39,7 @@ import {
   type VramClearRequest,
 } from './dispi.ts';
 import { MBOCHS_EDID_BLOB_SIZE, type EdidSource } from './edid-region.ts';
+import { VGA_AR_PAS, VGA_MIS_COLOR, VGA_PORT_BASE, VgaPorts, type VgaPortsSnapshot } from './vga-ports.ts';
 
 export { VBE_DISPI_MMIO_OFFSET, VBE_DISPI_MMIO_SIZE } from './dispi.ts';
 
@@ -100,11 +109,20 @@ export interface MbochsMmioOptions {
   readonly qext?: boolean;
 }
 
-/** A named-record snapshot of the MMIO-owned state (the qext byte order). dispi and EDID snapshot themselves. */
+/**
+ * A named-record snapshot of the MMIO-owned state (the qext byte order, the
+ * strict VGA ports). dispi and EDID snapshot themselves.
+ *
+ * Version 1 (before the VGA ports were modelled) is still accepted. In
+ * strict mode it restores the ports as bochs-drm leaves them after a mode
+ * set (colour, PAS set), because the guest it was taken from was shown.
+ */
 export interface MbochsMmioSnapshot {
   readonly kind: 'mbochs-mmio';
-  readonly version: 1;
+  readonly version: 1 | 2;
   readonly byteOrder: 'le' | 'be';
+  /** Strict mode: the VGA ports; null in sample mode (version 2). */
+  readonly vga?: VgaPortsSnapshot | null;
 }
 
 const SIZE_MASK = { 1: 0xff, 2: 0xffff, 4: 0xffff_ffff } as const;
@@ -115,6 +133,8 @@ export class MbochsMmio {
   readonly qext: boolean;
   readonly #dispi: DispiRegisters;
   readonly #edid: EdidSource;
+  /** Strict only: the kernel sample ignores the VGA window. */
+  readonly #vga: VgaPorts | undefined;
   #bigEndianFb = false;
 
   /** @throws ConfigError when qext is asked for in sample mode. */
@@ -126,6 +146,16 @@ export class MbochsMmio {
     if (this.qext && this.vbe !== 'strict') {
       throw new ConfigError("mbochs: the QEMU extended registers (qext) exist only with vbe 'strict'.");
     }
+    this.#vga = this.vbe === 'strict' ? new VgaPorts() : undefined;
+  }
+
+  /**
+   * Strict mode: QEMU would show a blank screen, because the VGA attribute
+   * controller's palette address source bit is clear (vga-ports.ts). Always
+   * false in sample mode, where the kernel ignores the VGA ports.
+   */
+  get blanked(): boolean {
+    return this.#vga?.blanked ?? false;
   }
 
   /**
@@ -137,12 +167,13 @@ export class MbochsMmio {
   }
 
   /**
-   * Reset the MMIO-owned state: qext byte order back to little endian (QEMU
-   * vga_common_reset). Does not reset dispi or EDID (the device resets dispi;
-   * EDID survives reset).
+   * Reset the MMIO-owned state: qext byte order back to little endian and,
+   * strict, the VGA ports to QEMU's reset values (blank: vga_common_reset).
+   * Does not reset dispi or EDID (the device resets dispi; EDID survives reset).
    */
   reset(): void {
     this.#bigEndianFb = false;
+    this.#vga?.reset();
   }
 
   /**
@@ -158,10 +189,11 @@ export class MbochsMmio {
       case 'dispi':
         return this.#dispiRead(offset, size);
       case 'qext':
-        return this.#qextRead(offset - region.offset, size);
+        return this.qext ? this.#qextRead(offset - region.offset, size) : this.#holeRead(size);
       case 'vga':
+        return this.#vgaRead(offset - region.offset, size);
       case undefined:
-        return 0;
+        return this.#holeRead(size);
     }
   }
 
@@ -180,8 +212,10 @@ export class MbochsMmio {
       case 'qext':
         this.#qextWrite(offset - region.offset, size, v);
         return undefined;
-      case 'edid': // the guest view of the EDID is read-only
       case 'vga':
+        this.#vgaWrite(offset - region.offset, size, v);
+        return undefined;
+      case 'edid': // the guest view of the EDID is read-only
       case undefined:
         return undefined;
     }
@@ -218,18 +252,50 @@ export class MbochsMmio {
   }
 
   snapshot(): MbochsMmioSnapshot {
-    return { kind: 'mbochs-mmio', version: 1, byteOrder: this.byteOrder };
+    return { kind: 'mbochs-mmio', version: 2, byteOrder: this.byteOrder, vga: this.#vga?.snapshot() ?? null };
   }
 
-  /** @throws VfioError EINVAL for a malformed snapshot or 'be' without qext. */
+  /** @throws VfioError EINVAL for a malformed snapshot, 'be' without qext, or VGA state that does not fit the vbe mode; nothing changes then. */
   restore(snapshot: MbochsMmioSnapshot): void {
-    if (snapshot.kind !== 'mbochs-mmio' || snapshot.version !== 1) {
-      throw new VfioError('EINVAL', 'mbochs MMIO snapshot: not a version 1 MMIO snapshot');
+    if (snapshot.kind !== 'mbochs-mmio' || (snapshot.version !== 1 && snapshot.version !== 2)) {
+      throw new VfioError('EINVAL', 'mbochs MMIO snapshot: not a version 1 or 2 MMIO snapshot');
     }
     if (snapshot.byteOrder !== 'le' && (snapshot.byteOrder !== 'be' || !this.qext)) {
       throw new VfioError('EINVAL', `mbochs MMIO snapshot: byte order ${showSent(snapshot.byteOrder)} not possible here`);
     }
+    let vga: VgaPortsSnapshot | undefined;
+    if (snapshot.version === 1) {
+      vga = this.#vga ? { ...new VgaPorts().snapshot(), msr: VGA_MIS_COLOR, arIndex: VGA_AR_PAS } : undefined;
+    } else if (this.#vga === undefined) {
+      if (snapshot.vga !== null && snapshot.vga !== undefined) throw new VfioError('EINVAL', 'mbochs MMIO snapshot: VGA port state in a sample-mode snapshot');
+    } else {
+      if (snapshot.vga === null || snapshot.vga === undefined) throw new VfioError('EINVAL', 'mbochs MMIO snapshot: no VGA port state in a strict-mode snapshot');
+      vga = snapshot.vga;
+    }
+    // VgaPorts.restore checks everything before it changes anything, and nothing can fail after it.
+    if (this.#vga && vga) this.#vga.restore(vga);
     this.#bigEndianFb = snapshot.byteOrder === 'be';
+  }
+
+  /* ---- VGA ports and holes (strict: QEMU pci_vga_ioport_ops, unassigned_io_ops) ---- */
+
+  #vgaRead(rel: number, size: 1 | 2 | 4): number {
+    if (this.#vga === undefined) return 0; // handle_mmio_read: not handled, reads 0
+    // QEMU pci_vga_ioport_ops (impl 1..2, little endian): byte by byte from the lowest port up.
+    let v = 0;
+    for (let i = 0; i < size; i++) v += this.#vga.read(VGA_PORT_BASE + rel + i) * 2 ** (8 * i);
+    return v;
+  }
+
+  #vgaWrite(rel: number, size: 1 | 2 | 4, v: number): void {
+    if (this.#vga === undefined) return;
+    // Lowest port first, so one 16-bit write sets an index and then its data (QEMU pci_vga_ioport_write()).
+    for (let i = 0; i < size; i++) this.#vga.write(VGA_PORT_BASE + rel + i, Math.floor(v / 2 ** (8 * i)) & 0xff);
+  }
+
+  /** What an offset no subregion covers reads: 0 (the kernel's unhandled case), all ones in strict mode (QEMU system/ioport.c unassigned_io_read() returns -1). */
+  #holeRead(size: 1 | 2 | 4): number {
+    return this.vbe === 'strict' ? SIZE_MASK[size] : 0;
   }
 
   /* ---- dispi ---- */
@@ -241,7 +307,8 @@ export class MbochsMmio {
     }
     // QEMU pci_vga_bochs_ops: valid 1..4, impl 2..2. access_with_adjusted_size issues
     // 2-byte accesses at offset + i (i = 0, 2 < size), index = addr >> 1, and merges
-    // them at shift 8·i; the caller keeps `size` bytes. A half outside the window reads 0.
+    // them at shift 8·i; the caller keeps `size` bytes. The upper half of a 4-byte
+    // access at 0x514 is index 11 to QEMU, which reads 0 (module doc).
     let v = 0;
     for (let i = 0; i < size; i += 2) {
       const a = offset + i;
@@ -268,7 +335,8 @@ export class MbochsMmio {
   /* ---- qext (QEMU pci_vga_qext_ops: 4-byte, aligned accesses only) ---- */
 
   #qextRead(rel: number, size: 1 | 2 | 4): number {
-    if (!this.qext || size !== 4) return 0;
+    // pci_vga_qext_ops accept only 4 bytes; memory_region_dispatch_read() answers any other size with 0.
+    if (size !== 4) return 0;
     switch (rel) {
       case PCI_VGA_QEXT_REG_SIZE:
         return PCI_VGA_QEXT_SIZE;

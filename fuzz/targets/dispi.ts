@@ -6,8 +6,9 @@
  * 'sample'/'strict', qext when strict, a small or the default dmabuf limit;
  * private budget, destroyed at the end) and a sequence of operations:
  * MMIO accesses over BAR2 (dispi indexes 0–15 at sizes 1/2/4 and odd
- * offsets, bochs-drm style mode sets and pans, VGA window, qext, EDID
- * window, holes, multi-byte accesses that the kernel loop splits), host EDID
+ * offsets, bochs-drm style mode sets and pans, VGA window, bochs_hw_blank()
+ * sequences with and without the colour write, qext, EDID window, holes,
+ * multi-byte accesses that the kernel loop splits), host EDID
  * updates, PRIMARY/CURSOR/other plane queries with edge flags and argsz,
  * GET_GFX_DMABUF of returned, stale and unknown ids, handle releases in
  * random order, VFIO reset and closeDevice.
@@ -16,7 +17,10 @@
  * eleven dispi registers written from mbochs.c handle_mmio_write() (sample:
  * verbatim u16, 2-byte accesses only) and QEMU hw/display/vga.c
  * vbe_ioport_write_data() (strict: QEMU's ID whitelist, BANK mask,
- * ENABLE edge, fixup, GETCAPS reads, split into 16-bit halves), the qext byte
+ * ENABLE edge, fixup, GETCAPS reads, split into 16-bit halves), strict: the
+ * VGA ports of QEMU vga_ioport_read()/vga_ioport_write() that decide blanking
+ * (misc output colour bit, the attribute flip-flop and index with its PAS
+ * bit 0x20, input status 1), the qext byte
  * order, the EDID link/size/blob, and the dmabuf table as the documented
  * bounded LRU of mode records (docs/devices/mbochs.md "Plane query and dmabufs").
  *
@@ -28,14 +32,18 @@
  *    handle release and destroy never throw.
  * 2. Every guest read of BAR2 equals the oracle: dispi registers (invariant
  *    16: sample non-16-bit accesses read 0; strict GETCAPS/VIDEO_MEM rules),
- *    0 for VGA ports, holes and (without qext) 0x600–0x607 (invariant 31),
+ *    sample: 0 for VGA ports, holes and 0x600–0x607 (invariant 31); strict:
+ *    the VGA port model, all ones for holes and (without qext) 0x600–0x607
+ *    (QEMU's unassigned_io_ops container), and the upper half of a 4-byte
+ *    read at 0x514 reads 0 (dispi index 11),
  *    qext size 8 and the byte-order magic, EDID window gated on link UP and
  *    edid_size (invariant 26). Strict: the shadow registers satisfy QEMU's
  *    fixup bounds whenever ENABLED is set (invariant 17).
  * 3. Plane queries: the flag/argsz classification of mbochs_query_gfx_plane() (invariant 21);
  *    non-PRIMARY types and invalid modes give the all-zero empty plane; a
  *    PRIMARY query is non-empty iff mbochs_check_framebuffer() on the shadow registers
- *    says so (invariant 18), with exactly that format, width, height, stride
+ *    says so (invariant 18) and, strict, the shadow attribute index has PAS set
+ *    (QEMU vga_update_display() blanks otherwise), with exactly that format, width, height, stride
  *    and size, stride·height ≤ size ≤ VRAM (invariant 11).
  * 4. Ids (invariants 19, 20): the same mode record yields the same id while
  *    its record is in the table; a new record gets exactly the next id
@@ -51,8 +59,9 @@
  *    closeDevice brings all counters to 0; a second release is a no-op.
  *    destroy() returns the budget; VRAM lives until the last handle goes.
  * 7. Reset (invariants 15, 29): registers back to ID 0xB0C5, VIDEO_MEM =
- *    memsize/64K, rest 0; qext byte order little endian; dmabuf table,
- *    handles and EDID untouched.
+ *    memsize/64K, rest 0; qext byte order little endian; strict VGA ports
+ *    to QEMU vga_common_reset() (all 0: monochrome, PAS clear, blank);
+ *    dmabuf table, handles and EDID untouched.
  */
 import fc from 'fast-check';
 import { MbochsDevice, createMbochsBudget } from '../../devices/mbochs/index.ts';
@@ -80,6 +89,11 @@ export type DispiOp =
     readonly op: 'mode'; readonly bpp: number; readonly xres: number; readonly yres: number; readonly virt: number;
     readonly x: number; readonly y: number; readonly enable: number; readonly disableFirst: boolean;
   }
+  /**
+   * bochs_hw_blank(): [misc output := colour,] read input status 1, write 0x00 (blank) or 0x20 (unblank) to 0x3C0,
+   * 1-byte accesses through BAR2 0x400–0x41F. Without `color` it is the driver before Linux 6.1 (commit e740ceb53e45).
+   */
+  | { readonly op: 'blank'; readonly blank: boolean; readonly color: boolean }
   /** Pan: X_OFFSET and Y_OFFSET only (mode churn: the dmabuf table must stay bounded). */
   | { readonly op: 'pan'; readonly x: number; readonly y: number }
   /**
@@ -194,7 +208,8 @@ const arbMode: fc.Arbitrary<DispiOp> = fc.record({
 
 /** BAR2 offsets where something happens (docs/devices/mbochs.md "BAR2"): every subregion edge. */
 const HOT_MMIO = [
-  0x000, 0x001, 0x002, 0x004, 0x07f, 0x080, 0x0ff, 0x100, 0x3fc, 0x3fd, 0x3fe, 0x3ff, 0x400, 0x401, 0x41c, 0x41f, 0x420,
+  0x000, 0x001, 0x002, 0x004, 0x07f, 0x080, 0x0ff, 0x100, 0x3fc, 0x3fd, 0x3fe, 0x3ff, 0x400, 0x401, 0x402, 0x40a, 0x40c,
+  0x418, 0x41a, 0x41c, 0x41f, 0x420,
   0x4fe, 0x4ff, 0x500, 0x501, 0x502, 0x508, 0x50e, 0x512, 0x513, 0x514, 0x515, 0x516, 0x517, 0x518, 0x51e, 0x5ff,
   0x600, 0x601, 0x602, 0x603, 0x604, 0x605, 0x606, 0x607, 0x608, 0xffc, 0xffd, 0xffe, 0xfff, 0x1000,
 ];
@@ -230,6 +245,14 @@ const arbDispiOp: fc.Arbitrary<DispiOp> = fc.oneof(
     weight: 8,
   },
   { arbitrary: arbMode, weight: 5 },
+  {
+    arbitrary: fc.record({
+      op: fc.constant('blank' as const),
+      blank: fc.oneof({ arbitrary: fc.constant(false), weight: 3 }, { arbitrary: fc.constant(true), weight: 1 }),
+      color: fc.oneof({ arbitrary: fc.constant(true), weight: 4 }, { arbitrary: fc.constant(false), weight: 1 }),
+    }),
+    weight: 3,
+  },
   {
     arbitrary: fc.record({
       op: fc.constant('pan' as const),
@@ -300,7 +323,7 @@ export const arbDispiCase: fc.Arbitrary<DispiCase> = fc
 export function countDispiAccesses(c: DispiCase): number {
   let n = 0;
   for (const o of c.ops) {
-    n += o.op === 'mode' ? (o.disableFirst ? 8 : 7) : o.op === 'pan' ? 2 : o.op === 'edid' ? 3
+    n += o.op === 'mode' ? (o.disableFirst ? 8 : 7) : o.op === 'pan' ? 2 : o.op === 'edid' ? 3 : o.op === 'blank' ? (o.color ? 3 : 2)
       : o.op === 'churn' ? o.steps * 3 + (o.exportEvery > 0 ? Math.ceil(o.steps / o.exportEvery) : 0) : 1;
   }
   return n;
@@ -328,11 +351,15 @@ interface Rec { readonly id: number; readonly mode: ModeT; handles: number; link
 
 interface Handle { readonly exp: DmabufExport; readonly rec: Rec; released: boolean }
 
+interface VgaShadow { msr: number; fcr: number; st01: number; arIndex: number; flip: number; readonly ar: number[] }
+
 interface Oracle {
   readonly c: DispiCase;
   readonly memsize: number;
   readonly limit: number;
   readonly regs: number[];
+  /** Strict: the VGA port state (QEMU VGACommonState msr, fcr, st01, ar_index, ar_flip_flop, ar[]). */
+  readonly vga: VgaShadow;
   bigEndian: boolean;
   edidSize: number;
   edidLink: number;
@@ -351,6 +378,7 @@ function newOracle(c: DispiCase): Oracle {
   const memsize = MEMSIZE[c.type];
   const o: Oracle = {
     c, memsize, limit: c.dmabufLimit === 0 ? 64 : c.dmabufLimit, regs: new Array<number>(11).fill(0), bigEndian: false,
+    vga: { msr: 0, fcr: 0, st01: 0, arIndex: 0, flip: 0, ar: new Array<number>(0x15).fill(0) },
     edidSize: 0, edidLink: 0, blob: new Uint8Array(0x400),
     lru: new Map(), byKey: new Map(), everIssued: new Map(), nextId: 1, handles: [], activeId: 0,
   };
@@ -358,13 +386,46 @@ function newOracle(c: DispiCase): Oracle {
   return o;
 }
 
-/** mbochs.c mbochs_reset(): all registers 0, ID = 0xB0C5, VIDEO_MEMORY_64K = memsize / 64 KiB; qext little endian. */
+/** mbochs.c mbochs_reset(): all registers 0, ID = 0xB0C5, VIDEO_MEMORY_64K = memsize / 64 KiB; qext little endian; QEMU vga_common_reset() zeroes the VGA ports. */
 function resetRegs(o: Oracle): void {
   o.regs.fill(0);
   o.regs[0] = 0xb0c5;
   o.regs[10] = o.memsize / 65536;
   o.bigEndian = false;
+  Object.assign(o.vga, { msr: 0, fcr: 0, st01: 0, arIndex: 0, flip: 0 });
+  o.vga.ar.fill(0);
 }
+
+/** QEMU hw/display/vga.c vga_ioport_read() for the ports the model keeps (strict), restated; 0x3D0–0x3DF read 0xFF in monochrome mode. */
+function vgaPortRead(o: Oracle, port: number): number {
+  const g = o.vga;
+  if ((g.msr & 1) === 0 && port >= 0x3d0 && port <= 0x3df) return 0xff;
+  if (port === 0x3c0) return g.flip === 0 ? g.arIndex : 0;
+  if (port === 0x3c1) return (g.arIndex & 0x1f) < 0x15 ? g.ar[g.arIndex & 0x1f]! : 0;
+  if (port === 0x3ca) return g.fcr;
+  if (port === 0x3cc) return g.msr;
+  if (port === 0x3da) { g.st01 ^= 0x09; g.flip = 0; return g.st01; }
+  return 0;
+}
+
+/** QEMU vga_ioport_write(), the same ports. */
+function vgaPortWrite(o: Oracle, port: number, v: number): void {
+  const g = o.vga;
+  if ((g.msr & 1) === 0 && port >= 0x3d0 && port <= 0x3df) return;
+  if (port === 0x3c0) {
+    if (g.flip === 0) g.arIndex = v & 0x3f;
+    else {
+      const i = g.arIndex & 0x1f;
+      const mask = i < 0x10 ? 0x3f : [0xef, 0xff, 0x3f, 0x0f, 0x0f][i - 0x10];
+      if (mask !== undefined) g.ar[i] = v & mask;
+    }
+    g.flip ^= 1;
+  } else if (port === 0x3c2) g.msr = v & 0xef;
+  else if (port === 0x3da) g.fcr = v & 0x10;
+}
+
+/** Strict: QEMU shows a blank screen while the attribute index lacks PAS (0x20). */
+const blanked = (o: Oracle): boolean => strict(o) && (o.vga.arIndex & 0x20) === 0;
 
 const strict = (o: Oracle): boolean => o.c.vbe === 'strict';
 const reg = (o: Oracle, i: number): number => o.regs[i] ?? 0;
@@ -470,16 +531,28 @@ function mmioReadChunk(o: Oracle, pos: number, size: 1 | 2 | 4): number {
     }
     return v % 2 ** (8 * size);
   }
+  const ones = strict(o) ? 2 ** (8 * size) - 1 : 0; // QEMU's unassigned_io_ops container answers -1
+  if (pos >= 0x400 && pos < 0x420) {
+    if (!strict(o)) return 0;
+    let v = 0;
+    for (let k = 0; k < size; k++) v += vgaPortRead(o, 0x3c0 + pos - 0x400 + k) * 2 ** (8 * k);
+    return v;
+  }
   if (pos >= 0x600 && pos < 0x608) {
-    if (!o.c.qext || size !== 4) return 0;
+    if (!o.c.qext) return ones;
+    if (size !== 4) return 0;
     if (pos === 0x600) return 8;
     if (pos === 0x604) return o.bigEndian ? 0xbebebebe : 0x1e1e1e1e;
     return 0;
   }
-  return 0;
+  return ones;
 }
 
 function mmioWriteChunk(o: Oracle, pos: number, size: 1 | 2 | 4, v: number): void {
+  if (pos >= 0x400 && pos < 0x420) {
+    if (strict(o)) for (let k = 0; k < size; k++) vgaPortWrite(o, 0x3c0 + pos - 0x400 + k, Math.floor(v / 2 ** (8 * k)) & 0xff);
+    return;
+  }
   if (pos >= DISPI && pos < DISPI_END) {
     if (!strict(o)) { if (size === 2) regWrite(o, (pos - DISPI) >> 1, v); return; }
     for (let k = 0; k < size; k += 2) {
@@ -500,8 +573,13 @@ const leValue = (b: Uint8Array, at: number, size: number): number => {
   return v;
 };
 
-/** mbochs.c mbochs_check_framebuffer(): the framebuffer the raw registers describe, or undefined for an empty plane. */
+/** The plane a PRIMARY query reports: nothing while blanked (strict), else {@link registersMode}. */
 function oracleMode(o: Oracle): ModeT | undefined {
+  return blanked(o) ? undefined : registersMode(o);
+}
+
+/** mbochs.c mbochs_check_framebuffer(): the framebuffer the raw registers describe, or undefined for an empty plane. */
+function registersMode(o: Oracle): ModeT | undefined {
   if ((reg(o, 4) & 1) === 0) return undefined;
   if (reg(o, 3) !== 32) return undefined;
   const width = reg(o, 1), height = reg(o, 2);
@@ -656,7 +734,8 @@ function doQuery(w: World, planeType: number, flags: number, argsz: number): voi
   const allowed = badArgs ? [EINVAL] : predicted === 'full' || upstreamFresh ? [ENOMEM] : [];
   const r = vfioCall(w, 'QUERY_GFX_PLANE', allowed, () => dev.queryGfxPlane({ argsz, flags, drmPlaneType: planeType }));
   const what = `query(type ${planeType}, flags 0x${flags.toString(16)}, argsz ${argsz})`;
-  cover(badArgs ? 'query-einval' : predicted === 'full' ? 'query-enomem-full' : upstreamFresh ? 'query-enomem-upstream' : probe ? 'query-probe' : planeType !== 1 ? 'query-nonprimary' : mode === undefined ? 'query-empty' : predicted?.fresh === true ? 'query-new-id' : 'query-same-id');
+  cover(badArgs ? 'query-einval' : predicted === 'full' ? 'query-enomem-full' : upstreamFresh ? 'query-enomem-upstream' : probe ? 'query-probe' : planeType !== 1 ? 'query-nonprimary' : mode === undefined ? (blanked(o) && registersMode(o) !== undefined ? 'query-blanked' : 'query-empty') : predicted?.fresh === true ? 'query-new-id' : 'query-same-id');
+  if (mode !== undefined && strict(o)) cover('query-strict-shown');
   if (allowed.length > 0) {
     if (!(r instanceof VfioError)) {
       throw new Violation(badArgs ? 'bad argsz/flags → EINVAL (invariant 21)' : predicted === 'full' ? 'a table full of exported records refuses a new mode with ENOMEM' : "'upstream': the first query of a new mode fails with ENOMEM (mbochs_query_gfx_plane)", `${w.step}: ${what} succeeded`);
@@ -747,6 +826,11 @@ function runOp(w: World, op: DispiOp): void {
       for (const [i, v] of seq) guestWrite(w, DISPI + 2 * i, le(v, 2));
       break;
     }
+    case 'blank':
+      if (op.color) guestWrite(w, 0x402, le(0x01, 1)); // VGA_MIS_W := VGA_MIS_COLOR
+      guestRead(w, 0x41a, 1); // VGA_IS1_RC: resets the flip-flop (in colour mode)
+      guestWrite(w, 0x400, le(op.blank ? 0x00 : 0x20, 1)); // VGA_ATT_W: the index, PAS or not
+      break;
     case 'pan':
       guestWrite(w, DISPI + 2 * 8, le(op.x, 2));
       guestWrite(w, DISPI + 2 * 9, le(op.y, 2));
@@ -873,6 +957,7 @@ function opText(op: DispiOp): string {
     case 'write': return `write BAR2 ${hex(op.offset)} [${Buffer.from(op.data).toString('hex')}]`;
     case 'reg': return `${op.read ? 'read' : 'write'} dispi[${op.index}]${op.odd ? '+1' : ''} size ${op.size}${op.read ? '' : ` = ${hex(op.value)}`}`;
     case 'mode': return `mode ${op.xres}x${op.yres} bpp ${op.bpp} virt ${op.virt} @${op.x},${op.y} enable ${hex(op.enable)}${op.disableFirst ? ' (disable first)' : ''}`;
+    case 'blank': return `${op.blank ? 'blank' : 'unblank'}${op.color ? '' : ' (no colour write)'}`;
     case 'pan': return `pan ${op.x},${op.y}`;
     case 'churn': return `churn ${op.steps}× pan from ${op.x},${op.y} by ${op.dx},${op.dy}, query${op.exportEvery > 0 ? `, export every ${op.exportEvery}` : ''}`;
     case 'edid': return `EDID host: link ${op.link} size ${op.size} blob[${op.at}..+${op.blob.length}]`;

@@ -120,9 +120,15 @@ export class BochsDrm {
     return mode.hdisplay > 0 && mode.vdisplay <= Math.floor(fb / (mode.hdisplay * 4));
   }
 
-  /** bochs_hw_setmode: the exact register sequence of the Linux driver. */
+  /**
+   * bochs_hw_setmode: the exact register sequence of the Linux driver. It
+   * unblanks first, as bochs_hw_setmode() does up to Linux 6.13 (from 6.14,
+   * commit 80da96d73509 "drm/bochs: Fix DPMS regression", the CRTC's
+   * atomic_enable unblanks right after the mode set: the same accesses).
+   */
   setMode(mode: DisplayMode): void {
     const fb = this.probeResult?.fbSize ?? 0;
+    this.blank(false);
     this.writeDispi(VBE.ENABLE, 0);
     this.writeDispi(VBE.BPP, 32);
     this.writeDispi(VBE.XRES, mode.hdisplay);
@@ -146,11 +152,23 @@ export class BochsDrm {
     this.writeDispi(VBE.Y_OFFSET, vy);
   }
 
-  /** bochs_hw_blank through the VGA port window (mbochs ignores it, but the writes happen). */
-  blank(blank: boolean): void {
-    this.bus.barWrite(MMIO_BAR, VGA + (0x3c2 - 0x3c0), 1, 0x01);
+  /**
+   * bochs_hw_blank() through the VGA port window at BAR2 0x400 + (port − 0x3C0):
+   * misc output := VGA_MIS_COLOR (since Linux 6.1, commit e740ceb53e45 "drm/bochs:
+   * fix blanking"; `color: false` is the driver before it), read input status 1
+   * (0x3DA) to reset the attribute flip-flop, then write the attribute index:
+   * 0x00 blanks, 0x20 (palette address source) unblanks. The kernel sample
+   * ignores all of it; mbochs `vbe: 'strict'` blanks as QEMU stdvga does.
+   */
+  blank(blank: boolean, opts: { color?: boolean } = {}): void {
+    if (opts.color ?? true) this.bus.barWrite(MMIO_BAR, VGA + (0x3c2 - 0x3c0), 1, 0x01);
     this.bus.barRead(MMIO_BAR, VGA + (0x3da - 0x3c0), 1);
     this.bus.barWrite(MMIO_BAR, VGA + (0x3c0 - 0x3c0), 1, blank ? 0x00 : 0x20);
+  }
+
+  /** Pipe / CRTC disable (bochs_pipe_disable(), later bochs_crtc_helper_atomic_disable()): blank. */
+  disable(): void {
+    this.blank(true);
   }
 
   /** Fill a rectangle of the visible mode with an XRGB8888 colour, through the mapped VRAM. */

@@ -51,8 +51,8 @@ function withCampaign(name: Name, tests: () => void): void {
 
 describe(`new fuzz targets, fixed-seed campaigns (seed ${SEED}; FUZZ_SEED overrides)`, () => {
   withCampaign('dispi', () => {
-    it('dispi reaches new ids, repeated ids, exports, evictions, a full table, upstream ENOMEM and strict fixups', () => {
-      for (const event of ['query-new-id', 'query-same-id', 'query-empty', 'query-einval', 'query-probe', 'query-nonprimary', 'query-enomem-upstream', 'export-ok', 'export-enoent', 'export-einval', 'release', 'release-again', 'evict', 'strict-enabled']) {
+    it('dispi reaches new ids, repeated ids, exports, evictions, a full table, upstream ENOMEM, strict fixups, and strict planes both blanked and shown', () => {
+      for (const event of ['query-new-id', 'query-same-id', 'query-empty', 'query-einval', 'query-probe', 'query-nonprimary', 'query-enomem-upstream', 'export-ok', 'export-enoent', 'export-einval', 'release', 'release-again', 'evict', 'strict-enabled', 'query-blanked', 'query-strict-shown']) {
         expect(dispiCoverage[event] ?? 0, event).toBeGreaterThan(0);
       }
     });

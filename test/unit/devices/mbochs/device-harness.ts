@@ -90,6 +90,17 @@ export function program(
   dispiWrite(dev, VBE.ENABLE, m.enable ?? 0x41);
 }
 
+/**
+ * bochs_hw_blank() through the VGA window (test/support/guest/bochs-drm.ts has
+ * the driver's version): misc output colour, read 0x3DA, attribute index 0x00
+ * (blank) or 0x20 (unblank). Only `vbe: 'strict'` listens.
+ */
+export function vgaBlank(dev: VfioDevice, blank: boolean): void {
+  wr(dev, BAR2, 0x402, 1, 0x01);
+  rd(dev, BAR2, 0x41a, 1);
+  wr(dev, BAR2, 0x400, 1, blank ? 0x00 : 0x20);
+}
+
 export const PRIMARY_QUERY: GfxPlaneQuery = { argsz: 64, flags: 2, drmPlaneType: 1 };
 
 /**

@@ -113,7 +113,7 @@ describe(`MMIO, sample-faithful (seed ${FC_SEED})`, () => {
     expect(mmio.byteOrder).toBe('le');
   });
 
-  it('offsets outside every subregion read 0 and ignore writes; 0..0xFFF never throws', () => {
+  it('offsets outside every subregion read 0 and ignore writes (mbochs.c handle_mmio_read(): unhandled reads 0); 0..0xFFF never throws', () => {
     const { mmio, dispi } = make();
     const before = regs(dispi);
     for (let off = 0; off < 0x1000; off++) {
@@ -181,8 +181,31 @@ describe(`MMIO, strict (seed ${FC_SEED})`, () => {
     expect(dispi.raw(3)).toBe(0x20);
     // the enable edge comes back out of mmioWrite
     expect(mmio.mmioWrite(0x508, 1, 0x41)).toEqual({ offset: 0, length: 480 * 640 * 4 });
-    // 4-byte read at 0x514: the upper half is outside the window and reads 0
-    expect(mmio.mmioRead(0x514, 4)).toBe(256);
+  });
+
+  it('a 4-byte access at 0x514 is not split at the end of the dispi window: QEMU 7.2 clamps only RAM accesses to a section (system/physmem.c address_space_translate_internal()), so pci_vga_bochs_read() (hw/display/vga-pci.c, impl 2 bytes) sees indexes 10 and 11, and index 11 reads 0 and drops writes (hw/display/vga.c vbe_ioport_read_data()/vbe_ioport_write_data())', () => {
+    const { mmio, dispi } = make('strict');
+    expect(mmio.mmioRead(0x514, 4)).toBe(0x0000_0100); // VIDEO_MEMORY_64K of 16 MiB; what QEMU 7.2 stdvga answers (vgamem_mb=16)
+    const before = regs(dispi);
+    mmio.mmioWrite(0x514, 4, 0xffff_ffff);
+    expect(regs(dispi)).toEqual(before);
+    const out = new Uint8Array(4);
+    mmio.regionRead(0x514, out);
+    expect([...out]).toEqual([0x00, 0x01, 0x00, 0x00]);
+  });
+
+  it('offsets outside every subregion read all ones and ignore writes: QEMU 7.2 stdvga backs BAR2 with a "vga.mmio" region of unassigned_io_ops (hw/display/vga-pci.c), whose read returns -1 (system/ioport.c unassigned_io_read()); so a 2-byte read at 0x516, just past dispi, is 0xFFFF', () => {
+    const { mmio, dispi } = make('strict');
+    const before = regs(dispi);
+    for (let off = 0; off < 0x1000; off++) {
+      if (mmioSubregionAt(off) !== undefined) continue;
+      for (const size of [1, 2, 4] as const) {
+        expect(mmio.mmioWrite(off, size, 0)).toBeUndefined();
+        expect(mmio.mmioRead(off, size)).toBe(2 ** (8 * size) - 1);
+      }
+    }
+    expect(mmio.mmioRead(0x516, 2)).toBe(0xffff);
+    expect(regs(dispi)).toEqual(before);
   });
 
   it('a 4-byte write (display disabled) never changes registers outside the two it covers', () => {
@@ -226,8 +249,11 @@ describe(`MMIO, strict (seed ${FC_SEED})`, () => {
     expect(mmio.byteOrder).toBe('be');
   });
 
-  it('strict without qext reads 0 at 0x600; qext in sample mode is a configuration error', () => {
-    expect(make('strict').mmio.mmioRead(0x600, 4)).toBe(0);
+  it('strict without qext: 0x600–0x607 is a hole and reads all ones, as QEMU 7.2 stdvga with qemu-extended-regs=off; with qext a non-4-byte access reads 0 (pci_vga_qext_ops accept 4 bytes only; memory_region_dispatch_read() answers 0); qext in sample mode is a configuration error', () => {
+    expect(make('strict').mmio.mmioRead(0x600, 4)).toBe(0xffff_ffff);
+    expect(make('strict').mmio.mmioRead(0x607, 1)).toBe(0xff);
+    expect(make('strict', true).mmio.mmioRead(0x600, 2)).toBe(0);
+    expect(make('sample').mmio.mmioRead(0x600, 4)).toBe(0);
     expect(() => make('sample', true)).toThrow(expect.objectContaining({ code: 'ECONFIG' }));
   });
 });
