@@ -71,7 +71,7 @@ export interface QemuVgaOptions {
 }
 
 /** A listening socket QEMU connects to (qtest and QMP both have QEMU as the client here, so nothing is polled for). */
-async function listenOnce(path: string): Promise<{ server: Server; connection: Promise<Socket> }> {
+export async function listenOnce(path: string): Promise<{ server: Server; connection: Promise<Socket> }> {
   const server = createServer();
   const connection = new Promise<Socket>((resolve) => server.once('connection', resolve));
   await new Promise<void>((resolve) => server.listen(path, resolve));
@@ -79,7 +79,7 @@ async function listenOnce(path: string): Promise<{ server: Server; connection: P
 }
 
 /** Replies to line commands in order: qtest answers every command with one "OK …" or "FAIL …" line. */
-function lineChannel(socket: Socket): (line: string) => Promise<string> {
+export function lineChannel(socket: Socket): (line: string) => Promise<string> {
   const pending: { resolve: (l: string) => void; reject: (e: Error) => void }[] = [];
   const lines = createInterface({ input: socket });
   lines.on('line', (line) => pending.shift()?.resolve(line));
@@ -187,7 +187,7 @@ export async function startQemuVga(opts: QemuVgaOptions = {}): Promise<QemuVga> 
 }
 
 /** QMP over one connection: greeting, then one reply per command in order; events are ignored. */
-function qmpClient(socket: Socket): { ready: Promise<void>; execute(cmd: string, args?: object): Promise<unknown> } {
+export function qmpClient(socket: Socket): { ready: Promise<void>; execute(cmd: string, args?: object): Promise<unknown> } {
   const pending: { resolve: (v: unknown) => void; reject: (e: Error) => void; cmd: string }[] = [];
   let greeted: () => void;
   const ready = new Promise<void>((resolve) => { greeted = resolve; });
