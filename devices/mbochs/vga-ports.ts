@@ -1,6 +1,6 @@
 /**
  * The VGA ports of QEMU stdvga that decide whether it shows a picture, for
- * mbochs `vbe: 'strict'` (docs/devices/mbochs.md "VGA ports (strict)").
+ * mbochs `vbe: 'strict'` (docs/devices/mbochs.md "VGA ports and holes (strict)").
  *
  * QEMU draws nothing while the attribute controller's index register has its
  * palette address source bit (0x20, PAS) clear: vga_update_display() picks

@@ -7,7 +7,7 @@
  * the picture exactly when mbochs's plane query reports a plane.
  *
  * The random accesses stay on what mbochs models (docs/devices/mbochs.md
- * "VGA ports (strict)"): the attribute controller, misc output, feature
+ * "VGA ports and holes (strict)"): the attribute controller, misc output, feature
  * control and input status 1, ports QEMU answers with a constant, the holes,
  * reads of dispi and qext. Debian's QEMU is 7.2; the titles name the version
  * that ran.
@@ -35,7 +35,7 @@ function mbochsRead(dev: MbochsDevice, offset: number, size: Size): number {
   return leValue(b);
 }
 
-/** Reads whose value both models define, at naturally aligned offsets (docs/devices/mbochs.md "VGA ports (strict)"). */
+/** Reads whose value both models define, at naturally aligned offsets (docs/devices/mbochs.md "VGA ports and holes (strict)"). */
 const READS: readonly (readonly [number, Size])[] = [
   [0x400, 1], [0x400, 2], [0x400, 4], [0x401, 1], [0x402, 1], [0x402, 2], [0x40a, 1], [0x40a, 2], [0x40c, 1], [0x40c, 2],
   [0x418, 4], [0x41a, 1], [0x41a, 2], [0x41b, 1], [0x41c, 1], [0x41c, 4],

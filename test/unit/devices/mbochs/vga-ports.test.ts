@@ -1,6 +1,6 @@
 /**
  * VGA blanking in mbochs `vbe: 'strict'` (docs/devices/mbochs.md "VGA ports
- * (strict)"): the port model (devices/mbochs/vga-ports.ts) against QEMU 7.2
+ * and holes (strict)"): the port model (devices/mbochs/vga-ports.ts) against QEMU 7.2
  * hw/display/vga.c vga_ioport_read()/vga_ioport_write()/vga_update_display(),
  * the BAR2 window of hw/display/vga-pci.c, and the plane query, which shows
  * nothing while QEMU would draw a blank screen. `vbe: 'sample'` ignores it
