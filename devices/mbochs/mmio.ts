@@ -14,7 +14,7 @@
  *
  * An access is dispatched by its start offset, as the kernel's switch and
  * QEMU's flat view do: QEMU does not clamp an MMIO access at the end of the
- * subregion it starts in (system/physmem.c address_space_translate_internal()
+ * subregion it starts in (QEMU 7.2 softmmu/physmem.c address_space_translate_internal()
  * clamps RAM only), so the subregion's own ops see all of it. The one case a
  * naturally aligned access reaches past a subregion is a 4-byte access at
  * 0x514: QEMU hands both halves to the dispi ops, the upper one as register
@@ -293,7 +293,7 @@ export class MbochsMmio {
     for (let i = 0; i < size; i++) this.#vga.write(VGA_PORT_BASE + rel + i, Math.floor(v / 2 ** (8 * i)) & 0xff);
   }
 
-  /** What an offset no subregion covers reads: 0 (the kernel's unhandled case), all ones in strict mode (QEMU system/ioport.c unassigned_io_read() returns -1). */
+  /** What an offset no subregion covers reads: 0 (the kernel's unhandled case), all ones in strict mode (QEMU 7.2 softmmu/ioport.c unassigned_io_read() returns -1; system/ since 8.1). */
   #holeRead(size: 1 | 2 | 4): number {
     return this.vbe === 'strict' ? SIZE_MASK[size] : 0;
   }

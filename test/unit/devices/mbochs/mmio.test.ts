@@ -183,7 +183,7 @@ describe(`MMIO, strict (seed ${FC_SEED})`, () => {
     expect(mmio.mmioWrite(0x508, 1, 0x41)).toEqual({ offset: 0, length: 480 * 640 * 4 });
   });
 
-  it('a 4-byte access at 0x514 is not split at the end of the dispi window: QEMU 7.2 clamps only RAM accesses to a section (system/physmem.c address_space_translate_internal()), so pci_vga_bochs_read() (hw/display/vga-pci.c, impl 2 bytes) sees indexes 10 and 11, and index 11 reads 0 and drops writes (hw/display/vga.c vbe_ioport_read_data()/vbe_ioport_write_data())', () => {
+  it('a 4-byte access at 0x514 is not split at the end of the dispi window: QEMU 7.2 clamps only RAM accesses to a section (softmmu/physmem.c address_space_translate_internal()), so pci_vga_bochs_read() (hw/display/vga-pci.c, impl 2 bytes) sees indexes 10 and 11, and index 11 reads 0 and drops writes (hw/display/vga.c vbe_ioport_read_data()/vbe_ioport_write_data())', () => {
     const { mmio, dispi } = make('strict');
     expect(mmio.mmioRead(0x514, 4)).toBe(0x0000_0100); // VIDEO_MEMORY_64K of 16 MiB; what QEMU 7.2 stdvga answers (vgamem_mb=16)
     const before = regs(dispi);
@@ -194,7 +194,7 @@ describe(`MMIO, strict (seed ${FC_SEED})`, () => {
     expect([...out]).toEqual([0x00, 0x01, 0x00, 0x00]);
   });
 
-  it('offsets outside every subregion read all ones and ignore writes: QEMU 7.2 stdvga backs BAR2 with a "vga.mmio" region of unassigned_io_ops (hw/display/vga-pci.c), whose read returns -1 (system/ioport.c unassigned_io_read()); so a 2-byte read at 0x516, just past dispi, is 0xFFFF', () => {
+  it('offsets outside every subregion read all ones and ignore writes: QEMU 7.2 stdvga backs BAR2 with a "vga.mmio" region of unassigned_io_ops (hw/display/vga-pci.c), whose read returns -1 (softmmu/ioport.c unassigned_io_read()); so a 2-byte read at 0x516, just past dispi, is 0xFFFF', () => {
     const { mmio, dispi } = make('strict');
     const before = regs(dispi);
     for (let off = 0; off < 0x1000; off++) {
