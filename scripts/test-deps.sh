@@ -7,10 +7,11 @@
 # harness's reference; it depends on seabios, the firmware its guest sits in),
 # and tigervnc-viewer under xvfb with x11-apps (xwd) and x11-utils (xwininfo)
 # for the harness's TigerVNC (test/support/vnc-clients.ts), python3 (the
-# datagram receiver of the sd_notify test) and systemd (its systemd-analyze
-# verifies the units in contrib/; a bookworm container has no systemd).
-# Installed when missing and when we can (root with apt-get, as on the
-# project's machines and CI); otherwise those tests skip locally and say why. Run explicitly: `npm run
+# datagram receiver of the sd_notify test), and systemd and procps (the
+# systemd-analyze that verifies the units in contrib/, and the /bin/kill their
+# ExecReload= names; the debian:bookworm image has neither). Installed when
+# missing and when we can (root with apt-get, as on the project's machines and
+# CI); otherwise those tests skip locally and say why. Run explicitly: `npm run
 # setup:test`, and by .ci/run before `npm test` (which never installs anything
 # itself). Under CI=true a package that cannot be installed is an error.
 set -uo pipefail
@@ -27,6 +28,7 @@ command -v xwd >/dev/null 2>&1 || need+=(x11-apps)
 command -v xwininfo >/dev/null 2>&1 || need+=(x11-utils)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+[ -x /bin/kill ] || need+=(procps)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "test-deps: ${need[*]} missing and not installable here (need root + apt-get); the tests that use them will skip" >&2
