@@ -36,7 +36,7 @@ export interface Io {
 
 export interface Command<O extends OptionSpecs = OptionSpecs> {
   readonly name: string;
-  /** Placeholders of the positional arguments, e.g. ["DEVICE", "FILE"]; their count is enforced. */
+  /** Placeholders of the positional arguments, e.g. ["DEVICE", "FILE"]; their count is enforced ("[TYPE]": optional, last). */
   readonly positionals: readonly string[];
   /** One line in the top-level usage. */
   readonly summary: string;
@@ -71,7 +71,9 @@ export function parseCommand(command: Command, args: string[]): Outcome {
   const { help, ...values } = parsed.values;
   if (help === true) return { help: true };
   const want = command.positionals;
-  if (parsed.positionals.length !== want.length) {
+  // "[TYPE]" is optional; optional ones come last.
+  const required = want.filter((p) => !p.startsWith('[')).length;
+  if (parsed.positionals.length < required || parsed.positionals.length > want.length) {
     const takes = want.length === 0 ? 'takes no arguments' : `takes ${want.join(' ')}`;
     const got = parsed.positionals.length === 0 ? 'nothing' : `"${parsed.positionals.join(' ')}"`;
     throw new UsageError(`${command.name} ${takes}, not ${got} (see "mdevsim help")`);

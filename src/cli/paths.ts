@@ -2,6 +2,7 @@
  * Where serve puts its sockets, and the default devices: what every CLI
  * command needs, without loading the device models.
  */
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 export const DEFAULT_DEVICES = ['mbochs-medium', 'mdpy-xga'];
@@ -12,6 +13,13 @@ export const CONTROL_SOCKET_NAME = 'control.sock';
 export function defaultSocketDir(): string {
   const runtime = process.env['XDG_RUNTIME_DIR'];
   return runtime ? join(runtime, 'mdevsim') : join('/tmp', `mdevsim-${process.getuid?.() ?? 'user'}`);
+}
+
+/** Where definitions live: $XDG_CONFIG_HOME/mdevsim, else ~/.config/mdevsim (the system unit passes /etc/mdevsim). */
+export function defaultConfigDir(): string {
+  const config = process.env['XDG_CONFIG_HOME'];
+  if (config) return join(config, 'mdevsim');
+  return join(process.env['HOME'] ?? homedir(), '.config', 'mdevsim');
 }
 
 /** The control socket path of a socket directory. */

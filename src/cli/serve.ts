@@ -10,13 +10,15 @@ import { deviceType, type DeviceType } from '../../devices/catalog.ts';
 import { startWebView, type WebView } from '../vnc/web-view.ts';
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Manager, checkDeviceName, type ManagerEvent, type ManagerOptions } from '../mgmt/manager.ts';
+import { Manager, checkDeviceName, type ManagerEvent, type ManagerOptions, type ModeResult } from '../mgmt/manager.ts';
 import { checkSocketPathLength } from '../sys/trusted-path.ts';
 import { ConfigError } from '../util/errors.ts';
 import { ControlServer } from '../mgmt/control.ts';
 import type { DeviceServer } from '../vfio-user/server.ts';
 import type { Quirks } from '../../devices/common/options.ts';
-import { DEFAULT_SHUTDOWN_TIMEOUT_MS, controlSocketPath } from './paths.ts';
+import { DEFAULT_DEVICES, DEFAULT_SHUTDOWN_TIMEOUT_MS, controlSocketPath, defaultConfigDir } from './paths.ts';
+import { DefinitionStore } from '../mgmt/definitions.ts';
+import { DefinedDevices } from '../mgmt/defined-devices.ts';
 import type { RfbAuth } from '../vnc/rfb-connection.ts';
 import type { ConsoleInfo } from '../vnc/console.ts';
 import { qemuInputArgs } from '../vnc/qmp-endpoint.ts';
@@ -25,8 +27,15 @@ export { DEFAULT_DEVICES, controlSocketPath, defaultSocketDir } from './paths.ts
 
 export interface ServeOptions {
   readonly dir: string;
-  /** Type names; "type" or "type=name". */
-  readonly devices: readonly string[];
+  /** Type names; "type" or "type=name". Undefined: every auto definition (the built-in defaults when there are none). */
+  readonly devices?: readonly string[] | undefined;
+  /** The definition store. @defaultValue defaultConfigDir() */
+  readonly configDir?: string;
+  /** Name sockets by device name (default) or UUID. */
+  readonly socketName?: 'name' | 'uuid';
+  /** Group and mode of device, VNC and QMP sockets (the control socket stays 0600). */
+  readonly socketGroup?: string;
+  readonly socketMode?: number;
   readonly quirks: Quirks;
   /** mbochs devices only. */
   readonly vbe: 'sample' | 'strict';
@@ -98,6 +107,8 @@ export interface Serving {
   stop(): void;
   /** Graceful stop: no new connections, clients get `deadlineMs` to take queued replies, then everything is removed. */
   shutdown(deadlineMs: number): Promise<void>;
+  /** The definitions: start, stop, reload. */
+  readonly defined: DefinedDevices;
 }
 
 /** Start serving; returns the devices, the manager, the control server and a stop() that undoes everything. */
@@ -105,8 +116,12 @@ export function startServing(opts: ServeOptions): Serving {
   checkServeOptions(opts);
   let ready = false;
   const atStartup = new Set<string>();
+  const store = DefinitionStore.open(opts.configDir ?? defaultConfigDir());
   const manager = new Manager({
     dir: opts.dir,
+    ...(opts.socketName !== undefined ? { socketName: opts.socketName } : {}),
+    ...(opts.socketGroup !== undefined ? { socketGroup: opts.socketGroup } : {}),
+    ...(opts.socketMode !== undefined ? { socketMode: opts.socketMode } : {}),
     ...(opts.record !== undefined ? { record: opts.record, replaceRecords: opts.force ?? false } : {}),
     ...(opts.server !== undefined ? { server: opts.server } : {}),
     onServerEvent: (e) => logEvent(opts, e),
@@ -125,8 +140,31 @@ export function startServing(opts: ServeOptions): Serving {
     manager.close();
   };
   const served: ServedDevice[] = [];
+  const defined = new DefinedDevices(store, manager);
+  const serveDevice = (name: string, type: DeviceType, mode: ModeResult | null): void => {
+    served.push({
+      name, type,
+      edidMode: mode ? { width: mode.width, height: mode.height } : undefined,
+      device: manager.device(name), server: manager.server(name),
+    });
+  };
   try {
-    for (const spec of opts.devices) {
+    let specs = opts.devices;
+    if (specs === undefined) {
+      const { actions, problems } = defined.startAuto();
+      for (const p of problems) warn(opts, 'definition-skipped', p.message, { file: p.file });
+      for (const a of actions) {
+        if (a.action === 'failed') warn(opts, 'definition-failed', a.message, { name: a.name, uuid: a.uuid });
+        else {
+          atStartup.add(a.name);
+          const info = manager.list().find((i) => i.uuid === a.uuid)!;
+          serveDevice(info.name, deviceType(info.type), null);
+        }
+      }
+      // A fresh machine: no definitions at all, so the built-in defaults (a corrupt file counts as one).
+      specs = store.load().definitions.length === 0 && problems.length === 0 ? DEFAULT_DEVICES : [];
+    }
+    for (const spec of specs) {
       const { typeName, given } = parseDeviceSpec(spec);
       const type = deviceType(typeName);
       const created = manager.create({
@@ -143,14 +181,10 @@ export function startServing(opts: ServeOptions): Serving {
         const text = `${created.name}: resolution ${opts.resolution.width}x${opts.resolution.height} clamped to ${mode.width}x${mode.height}: ${mode.reason ?? ''}`;
         opts.out(opts.json ? JSON.stringify({ event: 'clamped', device: created.name, width: mode.width, height: mode.height, reason: mode.reason }) : text);
       }
-      served.push({
-        name: created.name, type,
-        edidMode: mode ? { width: mode.width, height: mode.height } : undefined,
-        device: manager.device(created.name), server: manager.server(created.name),
-      });
+      serveDevice(created.name, type, mode);
     }
     if (opts.control ?? true) control = ControlServer.listen({
-      path: controlSocketPath(opts.dir), manager,
+      path: controlSocketPath(opts.dir), manager, definitions: defined,
       ...(opts.controlLimits?.maxConnections !== undefined ? { maxConnections: opts.controlLimits.maxConnections } : {}),
       ...(opts.controlLimits?.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.controlLimits.idleTimeoutMs } : {}),
     });
@@ -164,7 +198,13 @@ export function startServing(opts: ServeOptions): Serving {
     control?.close();
     await manager.shutdown(deadlineMs);
   };
-  return { manager, devices: served, control, stop, shutdown };
+  return { manager, devices: served, control, stop, shutdown, defined };
+}
+
+/** A warning serve says about its configuration: a line on stderr, or a JSON event on stdout. */
+function warn(opts: ServeOptions, event: string, message: string, fields: Record<string, unknown>): void {
+  if (opts.json) opts.out(JSON.stringify({ event, ...fields, message }));
+  else process.stderr.write(`mdevsim: warning: ${message}\n`);
 }
 
 /** "type" or "type=name"; everything after the first '=' is the name (checked whole, never cut short). */
@@ -175,7 +215,7 @@ function parseDeviceSpec(spec: string): { typeName: string; given: string | unde
 
 /** What can be refused before any socket exists, so that a bad name or path leaves nothing behind. */
 function checkServeOptions(opts: ServeOptions): void {
-  for (const spec of opts.devices) {
+  for (const spec of opts.devices ?? []) {
     const { given } = parseDeviceSpec(spec);
     if (given !== undefined) checkDeviceName(given, opts.dir);
   }
@@ -224,7 +264,7 @@ function logManagerEvent(opts: ServeOptions, e: ManagerEvent): void {
  * flood; the exit timer is the backstop should anything still hold the loop.
  */
 export async function serveUntilSignalled(opts: ServeOptions): Promise<void> {
-  const { devices, control, stop, shutdown, manager } = startServing(opts);
+  const { devices, control, stop, shutdown, manager, defined } = startServing(opts);
   let view: WebView | undefined;
   const consoles = new Map<string, ConsoleInfo | null>();
   try {
@@ -250,7 +290,7 @@ export async function serveUntilSignalled(opts: ServeOptions): Promise<void> {
     const con = consoles.get(d.name) ?? null;
     if (opts.json) {
       opts.out(JSON.stringify({
-        event: 'device', name: d.name, type: d.type.name, socket: d.server.path, edid: d.edidMode ?? null,
+        event: 'device', name: d.name, uuid: manager.list().find((i) => i.name === d.name)?.uuid ?? null, type: d.type.name, socket: d.server.path, edid: d.edidMode ?? null,
         vnc: con?.vnc ?? null, display: con?.display ?? null, qmp: con?.qmp ?? null,
       }));
     } else {
@@ -289,4 +329,19 @@ export async function serveUntilSignalled(opts: ServeOptions): Promise<void> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // SIGHUP: read the definitions again (docs/service.md).
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    try {
+      const { actions, problems } = defined.startAuto();
+      for (const p of problems) warn(opts, 'definition-skipped', p.message, { file: p.file });
+      for (const a of actions) {
+        if (a.action === 'failed') warn(opts, 'definition-failed', a.message, { name: a.name, uuid: a.uuid });
+        else opts.out(opts.json ? JSON.stringify({ event: 'reload', action: a.action, name: a.name, uuid: a.uuid }) : `reload: ${a.message}`);
+      }
+      opts.out(opts.json ? JSON.stringify({ event: 'reloaded', definitions: defined.list().definitions.length }) : `reloaded the definitions in ${defined.store.dir}`);
+    } catch (err) {
+      warn(opts, 'reload-failed', `reloading the definitions failed: ${err instanceof Error ? err.message : String(err)}`, {});
+    }
+  });
 }

@@ -24,6 +24,7 @@ import {
   type RequestId,
 } from './control-wire.ts';
 import type { ConsoleInfo } from '../vnc/console.ts';
+import type { Definition, DefinitionChange, DefinitionInput, DefinitionProblem } from './definitions.ts';
 import type {
   CreateArgs,
   CreatedInstance,
@@ -146,6 +147,33 @@ export class ControlClient {
 
   restore(name: string, snapshot: Uint8Array): Promise<InstanceInfo> {
     return this.call('restore', { name, snapshot }) as Promise<InstanceInfo>;
+  }
+
+  /** Store a definition in the server's store. */
+  define(input: DefinitionInput | { mdevctl: unknown; uuid?: string; name?: string }): Promise<Definition> {
+    return this.call('define', input) as Promise<Definition>;
+  }
+
+  undefine(name: string): Promise<Definition> {
+    return this.call('undefine', { name }) as Promise<Definition>;
+  }
+
+  modify(name: string, change: DefinitionChange): Promise<Definition> {
+    return this.call('modify', { name, change }) as Promise<Definition>;
+  }
+
+  /** Start a defined device (by name or UUID). */
+  start(name: string): Promise<CreatedInstance> {
+    return this.call('start', { name }) as Promise<CreatedInstance>;
+  }
+
+  /** Stop (remove) a running defined device; its definition stays. */
+  stop(name: string): Promise<{ name: string; uuid: string }> {
+    return this.call('stop', { name }) as Promise<{ name: string; uuid: string }>;
+  }
+
+  listDefined(): Promise<{ dir: string; definitions: Definition[]; problems: DefinitionProblem[] }> {
+    return this.call('list-defined', {}) as Promise<{ dir: string; definitions: Definition[]; problems: DefinitionProblem[] }>;
   }
 
   /** Start a VNC listener for a device: its Unix socket, or a TCP display (display omitted: the next free one). */

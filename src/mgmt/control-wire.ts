@@ -16,7 +16,7 @@
 import { Decoder, encode } from '@msgpack/msgpack';
 
 /** The calls the control socket answers. */
-export const CONTROL_CALLS = ['types', 'create', 'remove', 'list', 'describe', 'set-resolution', 'screenshot', 'snapshot', 'restore', 'vnc'] as const;
+export const CONTROL_CALLS = ['types', 'create', 'remove', 'list', 'describe', 'set-resolution', 'screenshot', 'snapshot', 'restore', 'vnc', 'define', 'undefine', 'modify', 'start', 'stop', 'list-defined'] as const;
 export type ControlCall = (typeof CONTROL_CALLS)[number];
 
 /**

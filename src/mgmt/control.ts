@@ -18,6 +18,8 @@
  *
  * The typed client is in control-client.ts (re-exported here).
  */
+import type { DefinedDevices } from './defined-devices.ts';
+import { inputFromMdevctl, type DefinitionChange, type DefinitionInput } from './definitions.ts';
 import { logger } from '../util/log.ts';
 import { ConfigError, VfioError } from '../util/errors.ts';
 import { isSysError } from '../sys/sys-error.ts';
@@ -56,6 +58,8 @@ export interface ControlServerOptions {
   /** Socket path (0600; a stale file is replaced, a live one refused with EADDRINUSE). */
   readonly path: string;
   readonly manager: Manager;
+  /** The definitions the define/undefine/modify/start/stop/list-defined calls work on; absent, they are refused. */
+  readonly definitions?: DefinedDevices;
   /**
    * Largest request frame without the large-frame allowance (one connection
    * at a time may send up to MAX_CONTROL_FRAME).
@@ -126,9 +130,34 @@ function nameArg(args: Record<string, unknown>, call: string): string {
 }
 
 /** One call against the manager. Throws what the manager throws. */
-function dispatch(manager: Manager, call: ControlCall, rawArgs: unknown): unknown {
+function dispatch(manager: Manager, defined: DefinedDevices | undefined, call: ControlCall, rawArgs: unknown): unknown {
   const args = argRecord(rawArgs, call);
+  const store = (): DefinedDevices => {
+    if (defined === undefined) throw new ConfigError('This server keeps no definitions (it was started with --device).');
+    return defined;
+  };
   switch (call) {
+    case 'define': {
+      const json = args['mdevctl'];
+      if (json !== undefined) {
+        const d = inputFromMdevctl(json, 'the --jsonfile document');
+        return store().define({ ...d, ...(typeof args['uuid'] === 'string' ? { uuid: args['uuid'] } : {}), ...(typeof args['name'] === 'string' ? { name: args['name'] } : {}) });
+      }
+      return store().define(args as unknown as DefinitionInput);
+    }
+    case 'undefine':
+      return store().undefine(nameArg(args, call));
+    case 'modify': {
+      const change = args['change'];
+      if (change === null || typeof change !== 'object') throw new ConfigError('modify needs "change": the fields to change (null clears one).');
+      return store().modify(nameArg(args, call), change as DefinitionChange);
+    }
+    case 'start':
+      return store().start(nameArg(args, call));
+    case 'stop':
+      return store().stop(nameArg(args, call));
+    case 'list-defined':
+      return store().list();
     case 'types':
       return manager.types();
     case 'list':
@@ -192,6 +221,7 @@ export class ControlServer {
   readonly stats: ControlStats = { connections: 0, requests: 0, errors: 0, dropped: 0, refused: 0, idle: 0 };
   readonly #listener: UnixServer;
   readonly #manager: Manager;
+  readonly #defined: DefinedDevices | undefined;
   readonly #maxFrame: number;
   readonly #maxConnections: number;
   readonly #idleTimeoutMs: number;
@@ -205,6 +235,7 @@ export class ControlServer {
   private constructor(opts: ControlServerOptions) {
     this.path = opts.path;
     this.#manager = opts.manager;
+    this.#defined = opts.definitions;
     this.#maxFrame = checkCount(opts.maxFrame ?? DEFAULT_CONTROL_MAX_FRAME, 'maxFrame', 1024);
     if (this.#maxFrame > MAX_CONTROL_FRAME) throw new ConfigError(`Control socket: maxFrame ${this.#maxFrame} must be at most ${MAX_CONTROL_FRAME}.`);
     this.#maxConnections = checkCount(opts.maxConnections ?? DEFAULT_CONTROL_MAX_CONNECTIONS, 'maxConnections', 1);
@@ -335,7 +366,7 @@ export class ControlServer {
     };
     let result: unknown;
     try {
-      result = dispatch(this.#manager, req.call as ControlCall, req.args);
+      result = dispatch(this.#manager, this.#defined, req.call as ControlCall, req.args);
     } catch (err) {
       this.#reply(socket, failed(err));
       return;

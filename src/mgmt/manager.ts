@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { ConfigError, VfioError } from '../util/errors.ts';
 import { logger } from '../util/log.ts';
-import { checkSocketPathLength, ensurePrivateDir } from '../sys/trusted-path.ts';
+import { checkSocketPathLength, ensurePrivateDir, readPrivateFile } from '../sys/trusted-path.ts';
 import { showSent } from '../pci/format.ts';
 import { memfdMemoryFactory } from '../sys/memfd.ts';
 import type { MemoryFactory } from '../vfio/memory.ts';
@@ -37,6 +37,7 @@ import { describeDeviceModel, edidState, type DeviceModelDescription, type EdidS
 import { encodeSnapshot, openSnapshot } from './snapshot.ts';
 import { screenshotDevice, type ScreenshotResult } from './screenshot.ts';
 import { DeviceConsole, VNC_BASE_PORT, type ConsoleInfo } from '../vnc/console.ts';
+import { checkGroupCanReach, OWNER_ONLY, resolveGroup, type SocketAccess } from '../sys/socket-access.ts';
 import type { RfbAuth } from '../vnc/rfb-connection.ts';
 import type { VncTarget } from '../vnc/rfb-server.ts';
 
@@ -57,6 +58,8 @@ const RESERVED_NAMES = new Set(['control']);
 /** A leading letter or digit keeps names from reading as options (`-rf`), hidden files or `.`/`..`. */
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 export const MAX_NAME_LENGTH = 64;
+/** A snapshot holds at most the largest type's VRAM (64 MiB) and a little state. */
+export const MAX_SNAPSHOT_BYTES = 65 << 20;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Prefix of the deterministic default UUIDs. */
 
@@ -105,6 +108,11 @@ export interface CreateArgs {
   readonly resolution?: Resolution;
   /** Keep the sample's initial EDID state (link unset, no blob) instead of loading one (types with EDID). */
   readonly noEdid?: boolean;
+  /** Who may connect to the device's sockets; default the manager's socketAccess. */
+  readonly socketGroup?: string;
+  readonly socketMode?: number;
+  /** A snapshot file the new device is restored from (trusted like the socket directory). */
+  readonly restore?: string;
 }
 
 export interface InstanceInfo {
@@ -179,6 +187,11 @@ export interface ManagerOptions {
   readonly replaceRecords?: boolean;
   /** Give every device a console (src/vnc/console.ts) as it is created. */
   readonly consoles?: ConsolePolicy;
+  /** Sockets named `<name>.sock` (default) or `<uuid>.sock`, a path a libvirt domain can keep. */
+  readonly socketName?: 'name' | 'uuid';
+  /** Who may connect to device, VNC and QMP sockets by default (serve --socket-group/--socket-mode); the control socket stays 0600. */
+  readonly socketGroup?: string;
+  readonly socketMode?: number;
 }
 
 /** Where consoles listen and how viewers authenticate. */
@@ -208,6 +221,9 @@ interface Instance {
   readonly vbe: 'sample' | 'strict' | null;
   readonly device: VfioDevice;
   readonly server: DeviceServer;
+  /** `<dir>/<base>.sock`, `.vnc`, `.qmp`: the name, or the UUID with socketName 'uuid'. */
+  readonly base: string;
+  readonly access: SocketAccess;
   console: DeviceConsole | null;
   /** A console being started (serve waits for it; remove closes what it brings). */
   starting: Promise<DeviceConsole | null> | null;
@@ -271,6 +287,8 @@ export class Manager {
   readonly #opts: ManagerOptions;
   readonly #instances = new Map<string, Instance>();
   readonly #typeCounters = new Map<string, number>();
+  /** Groups whose path to the socket directory has been checked. */
+  readonly #reachable = new Set<number>();
   #closed = false;
 
   constructor(opts: ManagerOptions) {
@@ -278,7 +296,12 @@ export class Manager {
     this.#memory = opts.memory ?? memfdMemoryFactory;
     this.#opts = opts;
     // In /tmp another user could have made the directory first and planted sockets in it.
-    ensurePrivateDir(opts.dir, { what: 'Socket directory', instead: 'choose another with --dir' });
+    const gid = opts.socketGroup === undefined ? undefined : resolveGroup(opts.socketGroup);
+    ensurePrivateDir(opts.dir, { what: 'Socket directory', instead: 'choose another with --dir', ...(gid !== undefined ? { group: gid } : {}) });
+    if (gid !== undefined) {
+      checkGroupCanReach(opts.dir, gid, opts.socketGroup!);
+      this.#reachable.add(gid);
+    }
   }
 
   /** Every type with its available_instances now. */
@@ -319,6 +342,11 @@ export class Manager {
     } else {
       uuid = this.#defaultUuid();
     }
+    const base = this.#opts.socketName === 'uuid' ? uuid : name;
+    const access = this.#access(args.socketGroup ?? this.#opts.socketGroup, args.socketMode ?? this.#opts.socketMode);
+    // Read before anything exists, so a snapshot that cannot be had leaves nothing behind.
+    const snapshot = args.restore === undefined ? undefined
+      : readPrivateFile(args.restore, { what: 'Snapshot', instead: 'choose another with restore', maxBytes: MAX_SNAPSHOT_BYTES, secret: false });
 
     let device: VfioDevice;
     try {
@@ -342,7 +370,7 @@ export class Manager {
       };
       server = DeviceServer.listen({
         ...this.#opts.server,
-        path: deviceSocketPath(this.dir, name), device, label: name, display: true,
+        path: join(this.dir, `${base}.sock`), access, device, label: name, display: true,
         ...(onServerEvent ? { onEvent: onServerEvent } : {}),
         ...(record !== undefined ? {
           observe: () => {
@@ -362,7 +390,7 @@ export class Manager {
       device.destroy();
       throw err;
     }
-    const inst: Instance = { name, uuid, type, quirks, vbe, device, server, console: null, starting: null };
+    const inst: Instance = { name, uuid, type, quirks, vbe, device, server, base, access, console: null, starting: null };
     this.#instances.set(name, inst);
     const policy = this.#opts.consoles;
     if (policy && policy.vnc !== 'off') {
@@ -377,9 +405,35 @@ export class Manager {
       });
     }
     this.#typeCounters.set(type.name, (this.#typeCounters.get(type.name) ?? 0) + 1);
+    if (snapshot !== undefined) {
+      try {
+        this.restore(name, snapshot);
+      } catch (err) {
+        this.remove(name);
+        throw err;
+      }
+    }
     const created: CreatedInstance = { ...this.#info(inst), resolution: mode };
     this.#opts.onEvent?.({ kind: 'created', instance: created });
     return created;
+  }
+
+  /**
+   * A socket access from a group and mode: the group must reach the socket
+   * directory (checked once per group), and a mode without a group is
+   * refused as pointless.
+   */
+  #access(group: string | undefined, mode: number | undefined): SocketAccess {
+    if (group === undefined) {
+      if (mode !== undefined && mode !== 0o600) throw new ConfigError(`Socket mode 0${mode.toString(8)} needs a socket group: only its members get more than the owner.`);
+      return OWNER_ONLY;
+    }
+    const gid = resolveGroup(group);
+    if (!this.#reachable.has(gid)) {
+      checkGroupCanReach(this.dir, gid, group);
+      this.#reachable.add(gid);
+    }
+    return { mode: mode ?? 0o660, gid };
   }
 
   /** Close the device's server (its client is dropped, the socket removed) and destroy the device. */
@@ -552,7 +606,7 @@ export class Manager {
     const policy = this.#opts.consoles;
     let vnc: VncTarget | null = null;
     let auth: RfbAuth = { kind: 'none' };
-    if (target === 'unix') vnc = { kind: 'unix', path: join(this.dir, `${inst.name}.vnc`) };
+    if (target === 'unix') vnc = { kind: 'unix', path: join(this.dir, `${inst.base}.vnc`) };
     else if (target !== null) {
       // Every local user reaches a TCP port: serving one needs the user's decision about authentication.
       if (policy?.tcpAuth === undefined) throw new ConfigError(`${inst.name}: VNC over TCP needs serve --vnc-password-file FILE (or --vnc-auth none).`);
@@ -561,7 +615,8 @@ export class Manager {
     }
     const console = await DeviceConsole.start({
       name: inst.name, desktopName: `${inst.name} (${inst.type.name}, mdevsim)`, device: inst.device, vnc, auth,
-      qmpPath: policy?.qmp === false ? null : join(this.dir, `${inst.name}.qmp`),
+      qmpPath: policy?.qmp === false ? null : join(this.dir, `${inst.base}.qmp`),
+      access: inst.access,
       ...(policy?.maxViewers !== undefined ? { maxViewers: policy.maxViewers } : {}),
       onInput: (connected) => this.#opts.onEvent?.({ kind: 'input', name: inst.name, connected }),
     });

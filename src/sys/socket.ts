@@ -44,7 +44,7 @@
  * output and its fds are dropped on close.
  */
 import { EventEmitter } from 'node:events';
-import { lstatSync, chmodSync, unlinkSync } from 'node:fs';
+import { lstatSync, chmodSync, chownSync, unlinkSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { logger } from '../util/log.ts';
@@ -612,6 +612,8 @@ export interface ListenOptions extends SocketOptions {
    * @defaultValue 0o600
    */
   readonly mode?: number;
+  /** Group of the socket file, set with the mode before listen(): a VMM user in that group may connect (mode 0660). */
+  readonly gid?: number;
 }
 
 export interface UnixServerEvents {
@@ -800,6 +802,7 @@ export function listen(path: string, options: ListenOptions = {}): UnixServer {
         // 'gone' or unlinked: bind again.
       }
     }
+    if (options.gid !== undefined) chownSync(path, -1, options.gid);
     chmodSync(path, mode);
     native.listen(fd.fd, backlog);
     return new UnixServer(fd, path, options);

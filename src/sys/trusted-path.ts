@@ -9,7 +9,7 @@
  * Only the final component is checked (as tmux does for its socket
  * directory): the parents of a private directory are the user's business.
  */
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { constants as osConstants } from 'node:os';
@@ -25,11 +25,19 @@ export interface TrustWording {
 }
 
 export interface PrivateDirOptions extends TrustWording {
+  /** Created for this group: mode 0750 and this gid, so its members can reach sockets inside (socket-access.ts). */
+  readonly group?: number;
   /** Create the directory (0700, parents as needed) when it is missing. @defaultValue true */
   readonly create?: boolean;
 }
 
 export interface PrivateFileOptions extends TrustWording {
+  /**
+   * A secret (a password file): group and others may not even read it.
+   * Otherwise only writing is refused to them, as for the socket directory
+   * (a definition, a snapshot to restore). @defaultValue true
+   */
+  readonly secret?: boolean;
   /** Refuse a file longer than this, before reading any of it. */
   readonly maxBytes: number;
 }
@@ -45,6 +53,12 @@ export interface OutputFileOptions {
    * under their own name if the process dies while writing them.
    */
   readonly replaceAtOnce?: boolean;
+  /**
+   * Write a temporary file and rename it into place even when `path` is
+   * new, fsync the file before and the directory after: a crash leaves the
+   * old file or the new one, never a part (definitions).
+   */
+  readonly durable?: boolean;
 }
 
 /** A file being written; nothing is visible at `path` under its final content until commit(). */
@@ -87,12 +101,13 @@ function modeText(st: Stats): string {
   return (st.mode & 0o7777).toString(8).padStart(4, '0');
 }
 
-type TrustedKind = 'directory' | 'socket' | 'private file';
+type TrustedKind = 'directory' | 'socket' | 'private file' | 'file';
 
 const IS_KIND: Record<TrustedKind, (st: Stats) => boolean> = {
   directory: (st) => st.isDirectory(),
   socket: (st) => st.isSocket(),
   'private file': (st) => st.isFile(),
+  file: (st) => st.isFile(),
 };
 
 /** Why `st` is not a trustworthy `kind` (the rest of a sentence about it) and whether chmod fixes it; undefined when it is. */
@@ -100,7 +115,7 @@ function untrusted(st: Stats, kind: TrustedKind): { problem: string; chmod: bool
   if (st.isSymbolicLink()) return { problem: 'is a symbolic link', chmod: false };
   if (!IS_KIND[kind](st)) return { problem: kind === 'private file' ? 'is not a regular file' : `is not a ${kind}`, chmod: false };
   if (st.uid !== euid()) return { problem: `is owned by uid ${st.uid}, not by you (uid ${euid()})`, chmod: false };
-  if (kind === 'directory' && (st.mode & 0o022) !== 0) return { problem: `is writable by group or others (mode ${modeText(st)})`, chmod: true };
+  if ((kind === 'directory' || kind === 'file') && (st.mode & 0o022) !== 0) return { problem: `is writable by group or others (mode ${modeText(st)})`, chmod: true };
   // A secret: others must not even read it.
   if (kind === 'private file' && (st.mode & 0o077) !== 0) return { problem: `is accessible to group or others (mode ${modeText(st)})`, chmod: true };
   return undefined;
@@ -109,7 +124,7 @@ function untrusted(st: Stats, kind: TrustedKind): { problem: string; chmod: bool
 function check(st: Stats, kind: TrustedKind, what: string, path: string, instead: string): void {
   const found = untrusted(st, kind);
   if (found === undefined) return;
-  const fix = found.chmod ? `run chmod ${kind === 'directory' ? 700 : 600} ${path} or ${instead}` : `remove it or ${instead}`;
+  const fix = found.chmod ? `run chmod ${kind === 'directory' ? 700 : kind === 'file' ? 'go-w' : 600} ${path} or ${instead}` : `remove it or ${instead}`;
   throw new ConfigError(`${what} ${path} ${found.problem}; ${fix}.`);
 }
 
@@ -128,7 +143,12 @@ export function ensurePrivateDir(dir: string, opts: PrivateDirOptions = {}): voi
     if (opts.create === false) throw new ConfigError(`${what} ${dir} does not exist; create it or ${instead}.`);
     try {
       mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
-      mkdirSync(dir, { mode: 0o700 });
+      mkdirSync(dir, { mode: opts.group === undefined ? 0o700 : 0o750 });
+      if (opts.group !== undefined) {
+        // mkdir's mode is masked by the umask: set it explicitly.
+        chownSync(dir, -1, opts.group);
+        chmodSync(dir, 0o750);
+      }
     } catch (err) {
       // Someone else may have made it in between: the check below judges whatever is there now.
       if (errnoCode(err) !== 'EEXIST') throw new ConfigError(`Cannot create ${what.toLowerCase()} ${dir} (${errnoCode(err)}); ${instead}.`);
@@ -192,7 +212,7 @@ export function readPrivateFile(path: string, opts: PrivateFileOptions): Uint8Ar
   }
   try {
     const st = fstatSync(fd);
-    check(st, 'private file', what, path, instead);
+    check(st, opts.secret === false ? 'file' : 'private file', what, path, instead);
     const max = opts.maxBytes;
     if (st.size > max) throw new ConfigError(`${what} ${path} is ${st.size} bytes long, more than the ${max} it may have; shorten it or ${instead}.`);
     // One byte more than allowed tells a file that grew since fstat from one of exactly maxBytes.
@@ -239,17 +259,24 @@ function checkReplaceable(path: string): void {
  */
 export function createOutputFile(path: string, opts: OutputFileOptions = {}): OutputFile {
   const mode = opts.mode ?? 0o600;
-  try {
-    return outputFile(openExclusive(path, mode), path, undefined);
-  } catch (err) {
-    const code = errnoCode(err);
-    if (code !== 'EEXIST' && code !== 'ELOOP') throw new ConfigError(`Cannot create ${path} (${code}).`);
-    if (!opts.force) {
-      // O_EXCL reports a symbolic link as EEXIST; say which it is, because the fix differs.
-      if (code === 'ELOOP' || lstatOrUndefined(path)?.isSymbolicLink()) {
-        throw new ConfigError(`${path} is a symbolic link; refusing to write through it (pass --force to replace the link).`);
+  if (opts.durable === true) {
+    // Always through a temporary file; without force the target must not exist yet.
+    const existing = lstatOrUndefined(path);
+    if (!opts.force && existing?.isSymbolicLink()) throw new ConfigError(`${path} is a symbolic link; refusing to write through it.`);
+    if (!opts.force && existing !== undefined) throw new ConfigError(`${path} exists.`);
+  } else {
+    try {
+      return outputFile(openExclusive(path, mode), path, undefined);
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code !== 'EEXIST' && code !== 'ELOOP') throw new ConfigError(`Cannot create ${path} (${code}).`);
+      if (!opts.force) {
+        // O_EXCL reports a symbolic link as EEXIST; say which it is, because the fix differs.
+        if (code === 'ELOOP' || lstatOrUndefined(path)?.isSymbolicLink()) {
+          throw new ConfigError(`${path} is a symbolic link; refusing to write through it (pass --force to replace the link).`);
+        }
+        throw new ConfigError(`${path} exists; pass --force to replace it.`);
       }
-      throw new ConfigError(`${path} exists; pass --force to replace it.`);
     }
   }
   checkReplaceable(path);
@@ -271,10 +298,10 @@ export function createOutputFile(path: string, opts: OutputFileOptions = {}): Ou
     }
     return outputFile(fd, path, undefined);
   }
-  return outputFile(fd, path, temp);
+  return outputFile(fd, path, temp, opts.durable === true);
 }
 
-function outputFile(fd: number, path: string, temp: string | undefined): OutputFile {
+function outputFile(fd: number, path: string, temp: string | undefined, durable = false): OutputFile {
   let open = true;
   const close = (): boolean => {
     if (!open) return false;
@@ -295,9 +322,13 @@ function outputFile(fd: number, path: string, temp: string | undefined): OutputF
       }
     },
     commit() {
+      if (durable && open) {
+        try { fsyncSync(fd); } catch (err) { throw new Error(`Cannot write ${path} (${errnoCode(err)}).`); }
+      }
       if (!close() || temp === undefined) return;
       try {
         renameSync(temp, path);
+        if (durable) syncDir(dirname(path));
       } catch (err) {
         try { unlinkSync(temp); } catch { /* the rename error is the one to report */ }
         throw new ConfigError(`Cannot replace ${path} (${errnoCode(err)}).`);
@@ -313,6 +344,12 @@ function outputFile(fd: number, path: string, temp: string | undefined): OutputF
     },
   };
   return file;
+}
+
+/** fsync a directory, so a rename in it survives a crash. */
+function syncDir(dir: string): void {
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try { fsyncSync(fd); } finally { closeSync(fd); }
 }
 
 /** createOutputFile, write all of `bytes`, commit; on any failure nothing new is left behind. */

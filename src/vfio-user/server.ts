@@ -46,6 +46,7 @@
  */
 import { logger } from '../util/log.ts';
 import { closeFd, inspectFd } from '../sys/fds.ts';
+import { socketAccessOptions, type SocketAccess } from '../sys/socket-access.ts';
 import { listen, type UnixServer, type UnixSocket, type Ancillary } from '../sys/socket.ts';
 import { processFdLedger, type FdAccount, type FdLedger, type FdRegistration } from '../sys/fd-ledger.ts';
 import type { VfioDevice } from '../vfio/device.ts';
@@ -70,6 +71,8 @@ const SERVER_FIXED_FDS = 1;
 export interface DeviceServerOptions {
   /** Socket path (created 0600; a stale file is replaced, a live one refused). */
   readonly path: string;
+  /** Who may connect: the socket file's mode and group. @defaultValue { mode: 0o600 } */
+  readonly access?: SocketAccess;
   readonly device: VfioDevice;
   /** For logs. @defaultValue the path */
   readonly label?: string;
@@ -191,7 +194,7 @@ export class DeviceServer {
       if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`DeviceServer: ${name} must be a positive integer, got ${v}`);
     }
     this.#ledger = opts.fdLedger ?? processFdLedger();
-    this.#listener = listen(opts.path, { maxFds: this.#limits.maxMsgFds });
+    this.#listener = listen(opts.path, { maxFds: this.#limits.maxMsgFds, ...socketAccessOptions(opts.access) });
     this.#registration = this.#ledger.register(this.#maxClients, SERVER_FIXED_FDS);
     this.#listener.on('connection', (socket) => this.#accept(socket));
     this.#listener.on('error', (err) => log.warn(`${this.label}: accept failed: ${err.message}`));

@@ -7,6 +7,7 @@
  */
 import type { VfioDevice } from '../vfio/device.ts';
 import type { FdLedger } from '../sys/fd-ledger.ts';
+import type { SocketAccess } from '../sys/socket-access.ts';
 import { readDisplay } from '../display/plane-source.ts';
 import { ViewerInput, type QmpInputEvent } from './input.ts';
 import { QmpEndpoint } from './qmp-endpoint.ts';
@@ -27,6 +28,8 @@ export interface ConsoleOptions {
   readonly auth: RfbAuth;
   /** The QMP socket path; null: no input (view only). */
   readonly qmpPath: string | null;
+  /** Who may connect to the VNC and QMP sockets (the device socket's access). @defaultValue owner only */
+  readonly access?: SocketAccess;
   readonly maxViewers?: number;
   readonly pollMs?: number;
   readonly fdLedger?: FdLedger;
@@ -72,13 +75,13 @@ export class DeviceConsole {
     let qmp: QmpEndpoint | null = null;
     try {
       if (opts.qmpPath !== null) {
-        qmp = await QmpEndpoint.listen(opts.qmpPath, { label: `${name} QMP`, ...(opts.fdLedger ? { fdLedger: opts.fdLedger } : {}) });
+        qmp = await QmpEndpoint.listen(opts.qmpPath, { label: `${name} QMP`, ...(opts.access ? { access: opts.access } : {}), ...(opts.fdLedger ? { fdLedger: opts.fdLedger } : {}) });
       }
       const endpoint = qmp;
       // The title a viewer shows says whether its keys reach the guest.
       const desktopName = (): string => (endpoint === null || endpoint.ready ? opts.desktopName : `${opts.desktopName} (view only: no QMP peer)`);
       const vnc = await VncServer.start({
-        name, screen, desktopName, target: opts.vnc, auth: opts.auth,
+        name, screen, desktopName, target: opts.vnc, auth: opts.auth, ...(opts.access ? { access: opts.access } : {}),
         input: () => (endpoint === null ? null : qmpInput(endpoint)),
         ...(opts.maxViewers !== undefined ? { maxViewers: opts.maxViewers } : {}),
         ...(opts.fdLedger ? { fdLedger: opts.fdLedger } : {}),

@@ -35,6 +35,7 @@ import { EventEmitter } from 'node:events';
 import { logger } from '../util/log.ts';
 import { ConfigError } from '../util/errors.ts';
 import { processFdLedger, type FdAccount, type FdLedger, type FdRegistration } from '../sys/fd-ledger.ts';
+import { socketAccessOptions, type SocketAccess } from '../sys/socket-access.ts';
 import { listen, type CloseInfo, type UnixServer, type UnixSocket } from '../sys/socket.ts';
 import { checkSocketPathLength } from '../sys/trusted-path.ts';
 import { LineSplitter, LineTooLongError } from './qmp-lines.ts';
@@ -75,6 +76,8 @@ export interface QmpEndpointOptions {
   readonly greetingTimeoutMs?: number;
   /** For logs. @defaultValue the path */
   readonly label?: string;
+  /** Who may connect (QEMU's user). @defaultValue owner only */
+  readonly access?: SocketAccess;
 }
 
 /** Counters over the endpoint's lifetime, and its state now. */
@@ -235,7 +238,7 @@ export class QmpEndpoint extends EventEmitter<QmpEndpointEvents> {
     checkSocketPathLength(path, 'QMP socket', 'choose a shorter socket directory or device name');
     this.#ledger = opts.fdLedger ?? processFdLedger();
     // No fds on a QMP socket: any that arrive are closed by the socket layer.
-    this.#listener = listen(path, { mode: 0o600, maxFds: 0, backlog: 4 });
+    this.#listener = listen(path, { ...socketAccessOptions(opts.access), maxFds: 0, backlog: 4 });
     this.#registration = this.#ledger.register(1, 1);
     this.#listener.on('connection', (socket) => this.#accept(socket));
     this.#listener.on('error', (err) => log.warn(`${this.label}: QMP accept failed: ${err.message}`));

@@ -13,6 +13,7 @@ import type { Duplex } from 'node:stream';
 import { processFdLedger, type FdLedger, type FdRegistration } from '../sys/fd-ledger.ts';
 import { listen, type UnixServer } from '../sys/socket.ts';
 import { unixSocketStream } from '../sys/socket-stream.ts';
+import { socketAccessOptions, type SocketAccess } from '../sys/socket-access.ts';
 import { ConfigError } from '../util/errors.ts';
 import { logger } from '../util/log.ts';
 import { RfbConnection, type RfbAuth, type RfbConnectionStats, type RfbInput } from './rfb-connection.ts';
@@ -43,6 +44,8 @@ export interface VncServerOptions {
   readonly highWaterBytes?: number;
   /** @defaultValue processFdLedger() */
   readonly fdLedger?: FdLedger;
+  /** Who may connect to a Unix-socket listener. @defaultValue owner only */
+  readonly access?: SocketAccess;
 }
 
 export interface VncServerStats {
@@ -92,7 +95,7 @@ export class VncServer {
     if (t.kind === 'unix') {
       const server = new VncServer(opts, t.path);
       try {
-        server.#unix = listen(t.path, { mode: 0o600, maxFds: 0 });
+        server.#unix = listen(t.path, { ...socketAccessOptions(opts.access), maxFds: 0 });
       } catch (err) {
         server.#fds.release();
         throw new ConfigError(`VNC for ${opts.name}: cannot listen on ${t.path}: ${err instanceof Error ? err.message : String(err)}.`);

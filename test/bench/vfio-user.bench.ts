@@ -99,7 +99,7 @@ async function startMdevsim(dir: string, cpu: number | undefined): Promise<Runni
   let socket = '';
   const daemon = await startDaemon(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--json', '--dir', join(dir, `mdevsim-${cpu ?? 'any'}`), '--device', 'mbochs-medium'],
+    ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--json', '--dir', join(dir, `mdevsim-${cpu ?? 'any'}`), '--config-dir', join(dir, 'config'), '--device', 'mbochs-medium'],
     {
       cpu,
       cwd: ROOT,

@@ -34,7 +34,9 @@ export interface StartServeOptions {
 
 export async function startServe(args: string[] = [], opts: StartServeOptions = {}): Promise<ServeProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'mdevsim-test-'));
-  const argv = [process.execPath, '--import', 'tsx', join(root, 'src/cli/main.ts'), 'serve', '--json', '--dir', dir, ...args];
+  // Definitions of their own, so that no test sees (or writes) the user's ~/.config/mdevsim.
+  const config = args.includes('--config-dir') ? [] : ['--config-dir', join(dir, 'config')];
+  const argv = [process.execPath, '--import', 'tsx', join(root, 'src/cli/main.ts'), 'serve', '--json', '--dir', dir, ...config, ...args];
   if (opts.nofile !== undefined) argv.unshift('prlimit', `--nofile=${opts.nofile}:${opts.nofile}`, '--');
   const child = spawn(argv[0]!, argv.slice(1), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const waiters: { match: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }[] = [];

@@ -2,6 +2,7 @@ import { defineCommand } from '../command.ts';
 import { COMMON, withControl } from '../args.ts';
 import { edidText, consoleText } from './list.ts';
 import type { DeviceDescription } from '../../mgmt/manager.ts';
+import { libvirtSnippet } from '../libvirt.ts';
 
 function printDescription(d: DeviceDescription, out: (line: string) => void): void {
   out(`${d.name} (${d.uuid})`);
@@ -23,6 +24,8 @@ function printDescription(d: DeviceDescription, out: (line: string) => void): vo
   const p = d.plane.current;
   out(`  plane       ${d.plane.kind}${p ? `, now ${p.width}x${p.height} ${p.format} stride ${p.stride}` : ', no mode set'}`);
   out(`  edid        ${edidText(d)}`);
+  out('  libvirt     to attach it to a domain, merge into its XML:');
+  for (const line of libvirtSnippet(d.socket, d.console?.qmp ?? null)) out(`    ${line}`);
 }
 
 export const describe = defineCommand({
@@ -32,7 +35,7 @@ export const describe = defineCommand({
   options: COMMON,
   async run(values, [device], io) {
     const d = await withControl(values, (c) => c.describe(device!));
-    if (values.json) io.out(JSON.stringify(d));
+    if (values.json) io.out(JSON.stringify({ ...d, libvirt: libvirtSnippet(d.socket, d.console?.qmp ?? null).join('\n') }));
     else printDescription(d, io.out);
     return 0;
   },

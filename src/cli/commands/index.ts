@@ -16,8 +16,13 @@ import { snapshot } from './snapshot.ts';
 import { restore } from './restore.ts';
 import { replay } from './replay.ts';
 import { vnc } from './vnc.ts';
+import { define } from './define.ts';
+import { undefine } from './undefine.ts';
+import { modify } from './modify.ts';
+import { start } from './start.ts';
+import { stop } from './stop.ts';
 
-export const COMMANDS: readonly Command[] = [serve, types, create, remove, list, describe, setResolution, screenshot, snapshot, restore, vnc, replay];
+export const COMMANDS: readonly Command[] = [serve, types, create, remove, list, describe, setResolution, screenshot, snapshot, restore, define, undefine, modify, start, stop, vnc, replay];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);

@@ -1,7 +1,7 @@
 import { defineCommand, UsageError, type Io } from '../command.ts';
 import type { RfbAuth } from '../../vnc/rfb-connection.ts';
 import { countArg, parseResolution, quirksArg, sizeArg, vbeArg } from '../args.ts';
-import { DEFAULT_DEVICES, DEFAULT_SHUTDOWN_TIMEOUT_MS, defaultSocketDir } from '../paths.ts';
+import { DEFAULT_DEVICES, DEFAULT_SHUTDOWN_TIMEOUT_MS, defaultConfigDir, defaultSocketDir } from '../paths.ts';
 import { SERVER_DEFAULTS } from '../../vfio-user/limits.ts';
 
 export const serve = defineCommand({
@@ -10,7 +10,11 @@ export const serve = defineCommand({
   summary: `serve devices over vfio-user (default: ${DEFAULT_DEVICES.join(', ')})`,
   failureExit: 2,
   options: {
-    device: { type: 'string', multiple: true, value: 'TYPE[=NAME]', help: `a device to serve (default: ${DEFAULT_DEVICES.join(', ')})` },
+    device: { type: 'string', multiple: true, value: 'TYPE[=NAME]', help: `a transient device to serve (default: every auto definition, or ${DEFAULT_DEVICES.join(', ')} when there are none)` },
+    'config-dir': { type: 'string', value: 'DIR', help: `the definitions (default: ${defaultConfigDir()})` },
+    'socket-name': { type: 'string', value: 'name|uuid', help: 'name device sockets DEVICE.sock (default) or UUID.sock' },
+    'socket-group': { type: 'string', value: 'GROUP', help: 'group of device, VNC and QMP sockets, for the VMM\'s user (mode 0660)' },
+    'socket-mode': { type: 'string', value: 'MODE', help: 'mode of those sockets (default 0600, or 0660 with --socket-group)' },
     dir: { type: 'string', value: 'DIR', help: `the socket directory (default: ${defaultSocketDir()})` },
     quirks: { type: 'string', default: 'none', value: 'none|upstream', help: 'reproduce the upstream samples\' bugs, or not' },
     vbe: { type: 'string', default: 'sample', value: 'sample|strict', help: 'mbochs VBE register checks' },
@@ -45,7 +49,11 @@ export const serve = defineCommand({
     const { serveUntilSignalled } = await import('../serve.ts');
     await serveUntilSignalled({
       dir: values.dir ?? defaultSocketDir(),
-      devices: values.device ?? DEFAULT_DEVICES,
+      devices: values.device,
+      configDir: values['config-dir'] ?? defaultConfigDir(),
+      ...(values['socket-name'] !== undefined ? { socketName: socketNameArg(values['socket-name']) } : {}),
+      ...(values['socket-group'] !== undefined ? { socketGroup: values['socket-group'] } : {}),
+      ...(values['socket-mode'] !== undefined ? { socketMode: await socketModeArg(values['socket-mode']) } : {}),
       quirks,
       vbe,
       resolution,
@@ -109,4 +117,18 @@ async function vncAuthArg(auth: string | undefined, passwordFile: string | undef
   if (truncated) io.err('mdevsim: warning: VNC authentication uses only the first 8 characters of the password.\n');
   if (nonAscii) io.err('mdevsim: warning: the VNC password has non-ASCII characters, which some viewers send differently; an ASCII password works everywhere.\n');
   return vncAuthenticator(password);
+}
+
+function socketNameArg(v: string): 'name' | 'uuid' {
+  if (v !== 'name' && v !== 'uuid') throw new UsageError(`--socket-name must be name or uuid, not "${v}".`);
+  return v;
+}
+
+async function socketModeArg(v: string): Promise<number> {
+  const { parseSocketMode } = await import('../../sys/socket-access.ts');
+  try {
+    return parseSocketMode(v);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }

@@ -235,7 +235,7 @@ describe('filesystem trust', () => {
   };
   /** serve that must refuse to start: exit 2, one sentence on stderr (a JSON line, as --json asks), nothing on stdout; returns the plain-text form. */
   async function refusedServe(args: string[]): Promise<string> {
-    const r = await run(['serve', '--json', ...args]);
+    const r = await run(['serve', '--json', '--config-dir', join(out, 'config-refused'), ...args]);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^\{[^\n]+\}\n$/);

@@ -162,7 +162,7 @@ interface Served {
 async function serve(project: string, device: string, args: string[] = []): Promise<Served> {
   const dir = mkdtempSync(join(work, 'sock-'));
   let view: string | undefined;
-  const child = spawn(join(bareBin, 'npx'), ['--no-install', 'mdevsim', 'serve', '--json', '--dir', dir, '--device', device, ...args], {
+  const child = spawn(join(bareBin, 'npx'), ['--no-install', 'mdevsim', 'serve', '--json', '--dir', dir, '--config-dir', join(dir, 'config'), '--device', device, ...args], {
     cwd: project, env: consumerEnv(bareBin), stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -6,6 +6,8 @@
  */
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startServe, type ServeProcess } from '../../support/serve-process.ts';
@@ -123,7 +125,9 @@ describe('serve --vnc flags', () => {
     const squatter = createServer();
     await new Promise<void>((r) => squatter.listen(5900 + display, '127.0.0.1', () => r()));
     try {
-      const r = await run(['serve', '--vnc', `127.0.0.1:${display}`, '--vnc-auth', 'none', '--device', 'mdpy-vga=d', '--dir', join(root, '.never-made')]);
+      const tmp = mkdtempSync(join(tmpdir(), 'mdevsim-vnc-busy-'));
+      const r = await run(['serve', '--vnc', `127.0.0.1:${display}`, '--vnc-auth', 'none', '--device', 'mdpy-vga=d', '--dir', join(tmp, 's'), '--config-dir', join(tmp, 'c')]);
+      rmSync(tmp, { recursive: true, force: true });
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`mdevsim: VNC for d: 127.0.0.1:${5900 + display} is in use; choose another display with --vnc HOST:DISPLAY.`);
       expect(r.stdout).not.toContain('serving');
