@@ -2,6 +2,7 @@
 // service manager's $NOTIFY_SOCKET is a SOCK_DGRAM socket, either a path or a
 // Linux abstract name; src/sys/sd-notify.ts decides what to send and when.
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -16,24 +17,29 @@ namespace mdevsim {
 
 namespace {
 
-// sendDatagram(address, data) -> bytes sent, or -1 when the receiver's queue
-// is full (EAGAIN). address: an AF_UNIX path, or '@' + an abstract name.
+// sendDatagram(address, data, timeoutMs) -> bytes sent, or -1 when the
+// receiver's queue stayed full for timeoutMs (EAGAIN; 0: do not wait).
+// address: an AF_UNIX path, or '@' + an abstract name.
 //
 // The address length is exact, as systemd's SOCKADDR_UN_LEN computes it
 // (src/basic/socket-util.h): an abstract name is every byte of sun_path up to
 // that length, so sizeof(sockaddr_un) would name a different socket; a path
-// counts its terminating NUL. MSG_DONTWAIT keeps a receiver that stopped
-// reading from blocking the event loop; MSG_NOSIGNAL keeps a vanished one from
-// raising SIGPIPE. The kernel attaches our credentials (SCM_CREDENTIALS,
-// pid = our thread group) when the receiver set SO_PASSCRED, which is how
-// systemd tells the main process's messages from others (NotifyAccess=main).
+// counts its terminating NUL. A full queue makes the kernel wait for room, as
+// it does for libsystemd's blocking send, but only for SO_SNDTIMEO, so a
+// receiver that stopped reading cannot hold the event loop; MSG_NOSIGNAL
+// keeps a vanished one from raising SIGPIPE. The kernel attaches our
+// credentials (SCM_CREDENTIALS, pid = our thread group) when the receiver set
+// SO_PASSCRED, which is how systemd tells the main process's messages from
+// others (NotifyAccess=main).
 Napi::Value SendDatagram(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string address;
   uint8_t* data = nullptr;
   size_t length = 0;
+  int64_t timeoutMs = 0;
   if (!ArgString(info, 0, "sendDatagram", "address", &address) ||
-      !ArgBytes(env, info[1], "sendDatagram", "data", &data, &length))
+      !ArgBytes(env, info[1], "sendDatagram", "data", &data, &length) ||
+      !ArgInt(info, 2, "sendDatagram", "timeoutMs", 0, 60000, &timeoutMs))
     return Napi::Value();
 
   sockaddr_un addr;
@@ -57,8 +63,20 @@ Napi::Value SendDatagram(const Napi::CallbackInfo& info) {
     ThrowErrno(env, "socket", errno);
     return Napi::Value();
   }
+  int flags = MSG_NOSIGNAL;
+  if (timeoutMs == 0) {
+    flags |= MSG_DONTWAIT;
+  } else {
+    const timeval tv{static_cast<time_t>(timeoutMs / 1000), static_cast<suseconds_t>((timeoutMs % 1000) * 1000)};
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) {
+      const int err = errno;
+      close(fd);
+      ThrowErrno(env, "setsockopt", err);
+      return Napi::Value();
+    }
+  }
   ssize_t n;
-  do n = sendto(fd, data, length, MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), addrlen);
+  do n = sendto(fd, data, length, flags, reinterpret_cast<sockaddr*>(&addr), addrlen);
   while (n < 0 && errno == EINTR);
   const int err = errno;
   close(fd);

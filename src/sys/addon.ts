@@ -159,10 +159,10 @@ export interface NativeAddon {
   /**
    * One datagram on a fresh AF_UNIX SOCK_DGRAM socket to `address` (a path,
    * or '@' + a Linux abstract name; at most 107 bytes): bytes sent, or -1
-   * when the receiver's queue is full (EAGAIN). Never blocks, never raises
-   * SIGPIPE.
+   * when the receiver's queue stayed full for `timeoutMs` (0-60000; 0 does
+   * not wait). Never raises SIGPIPE.
    */
-  sendDatagram(address: string, data: Uint8Array): number;
+  sendDatagram(address: string, data: Uint8Array, timeoutMs: number): number;
 
   // eventfd.cc
   eventfd(initval: number, flags: number): number;

@@ -27,6 +27,14 @@ const log = logger('mgmt');
  */
 export const NOTIFY_MESSAGE_MAX = 4096;
 
+/**
+ * How long a send waits while the manager's queue is full. libsystemd waits
+ * without a bound; a lost READY=1 gets the service killed at its start
+ * timeout, so we wait too, but a manager that stopped reading must not hold
+ * serve's event loop for longer than this.
+ */
+export const NOTIFY_SEND_TIMEOUT_MS = 1000;
+
 /** STATUS= texts are cut to this many bytes: a status line, with room left in the message for the other fields. */
 export const STATUS_MAX_BYTES = 1024;
 
@@ -73,7 +81,7 @@ export function sdNotify(state: string, env: NodeJS.ProcessEnv = process.env): b
   if (bytes.includes(0)) return fail(address, 'the message contains a NUL byte');
   if (bytes.length > NOTIFY_MESSAGE_MAX) return fail(address, `the message is ${bytes.length} bytes, more than the ${NOTIFY_MESSAGE_MAX} systemd accepts`);
   try {
-    if (native.sendDatagram(address, bytes) < 0) return fail(address, 'its queue is full (EAGAIN)');
+    if (native.sendDatagram(address, bytes, NOTIFY_SEND_TIMEOUT_MS) < 0) return fail(address, `its queue stayed full for ${NOTIFY_SEND_TIMEOUT_MS} ms`);
     return true;
   } catch (err) {
     const code = (err as { code?: unknown }).code;

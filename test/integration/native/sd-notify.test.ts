@@ -145,11 +145,12 @@ describe.skipIf(!hasPython)('sdNotify to a real AF_UNIX datagram socket', () => 
     expect((await r.next()).text).toBe('STATUS=écran 1\nERRNO=0');
   });
 
-  it('opens no fd it does not close', async () => {
+  it('a burst larger than the receiver\'s queue waits for room instead of losing datagrams, and opens no fd it does not close', async () => {
     const r = await receiver(sockPath());
     await expectNoFdLeak(async () => {
-      for (let i = 0; i < 20; i++) expect(notifyStatus(`step ${i}`, envFor(r.address))).toBe(true);
-      for (let i = 0; i < 20; i++) expect((await r.next()).text).toBe(`STATUS=step ${i}`);
+      // More than net.unix.max_dgram_qlen (10 by default) before the receiver reads any.
+      for (let i = 0; i < 40; i++) expect(notifyStatus(`step ${i}`, envFor(r.address))).toBe(true);
+      for (let i = 0; i < 40; i++) expect((await r.next()).text).toBe(`STATUS=step ${i}`);
       const quiet = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
       try {
         expect(sdNotify('READY=1', envFor(join(dir, 'missing.sock')))).toBe(false);
@@ -159,9 +160,9 @@ describe.skipIf(!hasPython)('sdNotify to a real AF_UNIX datagram socket', () => 
     });
   });
 
-  it('a receiver that stopped reading makes it return false, not block', async () => {
+  it(`a receiver that stopped reading makes it return false after NOTIFY_SEND_TIMEOUT_MS, not hang`, async () => {
     const r = await receiver(sockPath(), 'hold');
-    // The kernel queues net.unix.max_dgram_qlen datagrams (10 by default; systemd raises it to 512) before EAGAIN.
+    // The kernel queues net.unix.max_dgram_qlen datagrams (10 by default; systemd raises it to 512), then makes senders wait.
     let sent = 0;
     let result = true;
     const quiet = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
@@ -175,7 +176,7 @@ describe.skipIf(!hasPython)('sdNotify to a real AF_UNIX datagram socket', () => 
     }
     expect(result).toBe(false);
     expect(sent).toBeGreaterThan(0);
-    expect(native.sendDatagram(r.address, Buffer.from('STATUS=x'))).toBe(-1);
+    expect(native.sendDatagram(r.address, Buffer.from('STATUS=x'), 0)).toBe(-1);
     r.close();
   });
 });
@@ -238,8 +239,8 @@ describe('sdNotify without a usable $NOTIFY_SOCKET', () => {
         expect(sdNotify('READY=1', envFor(address)), address).toBe(false);
       }
       // 107 bytes is still an address (nothing listens there).
-      expect(() => native.sendDatagram(`@${'x'.repeat(106)}`, Buffer.from('READY=1'))).toThrow(/ECONNREFUSED/);
-      expect(() => native.sendDatagram(`@${'x'.repeat(107)}`, Buffer.from('READY=1'))).toThrow(/ENAMETOOLONG/);
+      expect(() => native.sendDatagram(`@${'x'.repeat(106)}`, Buffer.from('READY=1'), 0)).toThrow(/ECONNREFUSED/);
+      expect(() => native.sendDatagram(`@${'x'.repeat(107)}`, Buffer.from('READY=1'), 0)).toThrow(/ENAMETOOLONG/);
     } finally {
       quiet.mockRestore();
     }
@@ -272,16 +273,17 @@ describe('statusLine', () => {
 
 describe('native.sendDatagram argument contract', () => {
   it('names the function and parameter it rejects', () => {
-    expect(() => native.sendDatagram(5 as unknown as string, new Uint8Array(1))).toThrow(/sendDatagram: argument 'address' must be a string/);
-    expect(() => native.sendDatagram('', new Uint8Array(1))).toThrow(RangeError);
-    expect(() => native.sendDatagram('/x', 'READY=1' as unknown as Uint8Array)).toThrow(/sendDatagram: argument 'data' must be a Uint8Array/);
+    expect(() => native.sendDatagram(5 as unknown as string, new Uint8Array(1), 0)).toThrow(/sendDatagram: argument 'address' must be a string/);
+    expect(() => native.sendDatagram('', new Uint8Array(1), 0)).toThrow(RangeError);
+    expect(() => native.sendDatagram('/x', 'READY=1' as unknown as Uint8Array, 0)).toThrow(/sendDatagram: argument 'data' must be a Uint8Array/);
+    expect(() => native.sendDatagram('/x', new Uint8Array(1), 60_001)).toThrow(/sendDatagram: argument 'timeoutMs' must be an integer in \[0, 60000\]/);
   });
 
   it('a syscall failure is an Error with code, errno, syscall and path', () => {
     const path = join(dir, 'absent.sock');
     let caught: unknown;
     try {
-      native.sendDatagram(path, new Uint8Array([1]));
+      native.sendDatagram(path, new Uint8Array([1]), 100);
     } catch (error) {
       caught = error;
     }
