@@ -6,7 +6,7 @@
  * non-zero exit: 2 for a command line that cannot work, 1 for a refusal.
  * The commands are the rows of src/cli/commands/index.ts.
  */
-import { errorCode, failureExitCode, runCli, sentence } from './run.ts';
+import { errorCode, failureExitCode, logFailure, runCli, sentence, wantsJsonLog } from './run.ts';
 
 const argv = process.argv.slice(2);
 try {
@@ -18,8 +18,10 @@ try {
 } catch (err) {
   const message = sentence(err instanceof Error ? err.message : String(err));
   const exit = failureExitCode(err, argv);
-  // With --json, scripts parse stderr too: the error is one JSON line there.
-  if (argv.includes('--json')) process.stderr.write(JSON.stringify({ error: { code: errorCode(err), message, exit } }) + '\n');
+  const error = { code: errorCode(err), message, exit };
+  // With --json, scripts parse stderr too: the error is one JSON line there; with JSON logs, a log line.
+  if (wantsJsonLog(argv)) logFailure(err, error);
+  else if (argv.includes('--json')) process.stderr.write(JSON.stringify({ error }) + '\n');
   else process.stderr.write(`mdevsim: ${message}\n`);
   process.exit(exit);
 }

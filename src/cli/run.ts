@@ -5,7 +5,8 @@
 import { commandUsage, parseCommand, topUsage, UsageError, type Io } from './command.ts';
 import { COMMANDS, findCommand } from './commands/index.ts';
 import { controlSocketPath, defaultSocketDir } from './paths.ts';
-import { ConfigError } from '../util/errors.ts';
+import { ConfigError, TrustError } from '../util/errors.ts';
+import { logFormat, logger, setLogFormat } from '../util/log.ts';
 import { packageVersion } from '../util/package-root.ts';
 
 export function usage(): string {
@@ -66,4 +67,24 @@ export function errorCode(err: unknown): string {
   if (err instanceof UsageError) return 'EUSAGE';
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : err instanceof ConfigError ? 'EINVAL' : 'EIO';
+}
+
+/** What --json prints for a failure, and JSON logs carry as their `error` field. */
+export interface FailureReport {
+  readonly code: string;
+  readonly message: string;
+  readonly exit: number;
+}
+
+/** serve --log-format json, also when the command line failed before serve could set the format. */
+export function wantsJsonLog(argv: readonly string[]): boolean {
+  if (logFormat() === 'json') return true;
+  return argv.some((a, i) => a === '--log-format=json' || (a === '--log-format' && argv[i + 1] === 'json'));
+}
+
+/** The failure as one JSON log line (stderr): an untrusted path is a security event. */
+export function logFailure(err: unknown, error: FailureReport): void {
+  if (logFormat() !== 'json') setLogFormat('json');
+  const trust = err instanceof TrustError;
+  logger('cli').event('error', trust ? 'untrusted-path' : 'command-failed', error.message, { ...(trust ? { security: true } : {}), error: { ...error } });
 }

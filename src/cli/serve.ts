@@ -22,6 +22,8 @@ import { DefinedDevices } from '../mgmt/defined-devices.ts';
 import type { RfbAuth } from '../vnc/rfb-connection.ts';
 import type { ConsoleInfo } from '../vnc/console.ts';
 import { qemuInputArgs } from '../vnc/qmp-endpoint.ts';
+import { printEvent, type EventOutput } from './event-out.ts';
+import { logger } from '../util/log.ts';
 
 export { DEFAULT_DEVICES, controlSocketPath, defaultSocketDir } from './paths.ts';
 
@@ -70,6 +72,8 @@ export interface ServeOptions {
   /** On SIGINT/SIGTERM, clients get this long to take their queued replies. @defaultValue DEFAULT_SHUTDOWN_TIMEOUT_MS */
   readonly shutdownTimeoutMs?: number;
   readonly json: boolean;
+  /** 'json': events carry `time` and `level` (src/cli/event-out.ts). @defaultValue 'human' */
+  readonly logFormat?: EventOutput['logFormat'];
   readonly out: (line: string) => void;
 }
 
@@ -179,7 +183,7 @@ export function startServing(opts: ServeOptions): Serving {
       const mode = created.resolution;
       if (mode?.clamped && opts.resolution) {
         const text = `${created.name}: resolution ${opts.resolution.width}x${opts.resolution.height} clamped to ${mode.width}x${mode.height}: ${mode.reason ?? ''}`;
-        opts.out(opts.json ? JSON.stringify({ event: 'clamped', device: created.name, width: mode.width, height: mode.height, reason: mode.reason }) : text);
+        printEvent(opts, { event: 'clamped', name: created.name, device: created.name, width: mode.width, height: mode.height, reason: mode.reason }, text);
       }
       serveDevice(created.name, type, mode);
     }
@@ -203,7 +207,7 @@ export function startServing(opts: ServeOptions): Serving {
 
 /** A warning serve says about its configuration: a line on stderr, or a JSON event on stdout. */
 function warn(opts: ServeOptions, event: string, message: string, fields: Record<string, unknown>): void {
-  if (opts.json) opts.out(JSON.stringify({ event, ...fields, message }));
+  if (opts.json || opts.logFormat === 'json') printEvent(opts, { event, ...fields, message }, message, 'warn');
   else process.stderr.write(`mdevsim: warning: ${message}\n`);
 }
 
@@ -229,11 +233,12 @@ function checkServeOptions(opts: ServeOptions): void {
   }
 }
 
+/** A device server's connections; `device` is the older spelling of `name`, kept for existing consumers. */
 function logEvent(opts: ServeOptions, e: ServerEvent): void {
-  if (opts.json) opts.out(JSON.stringify({ event: e.kind, device: e.label, ...('reason' in e ? { reason: e.reason } : {}) }));
-  else if (e.kind === 'connected') opts.out(`${e.label}: client connected`);
-  else if (e.kind === 'refused') opts.out(`${e.label}: refused a client (${e.reason})`);
-  else opts.out(`${e.label}: client disconnected (${e.reason}; ${e.requests} requests)`);
+  const fields = { event: e.kind, name: e.label, device: e.label };
+  if (e.kind === 'connected') printEvent(opts, fields, `${e.label}: client connected`);
+  else if (e.kind === 'refused') printEvent(opts, { ...fields, reason: e.reason }, `${e.label}: refused a client (${e.reason})`);
+  else printEvent(opts, { ...fields, reason: e.reason, requests: e.requests }, `${e.label}: client disconnected (${e.reason}; ${e.requests} requests)`);
 }
 
 /** Devices created or removed through the control socket after startup. */
@@ -241,19 +246,16 @@ function logManagerEvent(opts: ServeOptions, e: ManagerEvent): void {
   if (e.kind === 'created') {
     const i = e.instance;
     const edid = i.resolution ? { width: i.resolution.width, height: i.resolution.height } : null;
-    if (opts.json) opts.out(JSON.stringify({ event: 'created', name: i.name, uuid: i.uuid, type: i.type, socket: i.socket, edid }));
-    else opts.out(`${i.name} (${i.type}, ${i.uuid}) created on ${i.socket}`);
+    printEvent(opts, { event: 'created', name: i.name, uuid: i.uuid, type: i.type, socket: i.socket, edid }, `${i.name} (${i.type}, ${i.uuid}) created on ${i.socket}`);
   } else if (e.kind === 'input') {
-    if (opts.json) opts.out(JSON.stringify({ event: 'input', name: e.name, connected: e.connected }));
-    else opts.out(e.connected ? `${e.name}: QEMU connected to its QMP socket: viewers' keyboard and mouse reach the guest` : `${e.name}: QEMU left its QMP socket: view-only until it reconnects`);
+    printEvent(opts, { event: 'input', name: e.name, connected: e.connected },
+      e.connected ? `${e.name}: QEMU connected to its QMP socket: viewers' keyboard and mouse reach the guest` : `${e.name}: QEMU left its QMP socket: view-only until it reconnects`);
   } else if (e.kind === 'console') {
     const c = e.console;
-    if (opts.json) opts.out(JSON.stringify({ event: 'console', name: e.name, vnc: c.vnc, display: c.display, qmp: c.qmp }));
-    else opts.out(`${e.name}: ${c.vnc ? `VNC ${c.display !== null ? `display :${c.display} ` : ''}on ${c.vnc}` : 'browser view'}${c.qmp ? `; QMP for QEMU on ${c.qmp}` : ''}`);
-  } else if (opts.json) {
-    opts.out(JSON.stringify({ event: 'removed', name: e.name, uuid: e.uuid }));
+    printEvent(opts, { event: 'console', name: e.name, vnc: c.vnc, display: c.display, qmp: c.qmp },
+      `${e.name}: ${c.vnc ? `VNC ${c.display !== null ? `display :${c.display} ` : ''}on ${c.vnc}` : 'browser view'}${c.qmp ? `; QMP for QEMU on ${c.qmp}` : ''}`);
   } else {
-    opts.out(`${e.name} removed`);
+    printEvent(opts, { event: 'removed', name: e.name, uuid: e.uuid }, `${e.name} removed`);
   }
 }
 
@@ -288,41 +290,36 @@ export async function serveUntilSignalled(opts: ServeOptions): Promise<void> {
   }
   for (const d of devices) {
     const con = consoles.get(d.name) ?? null;
-    if (opts.json) {
-      opts.out(JSON.stringify({
-        event: 'device', name: d.name, uuid: manager.list().find((i) => i.name === d.name)?.uuid ?? null, type: d.type.name, socket: d.server.path, edid: d.edidMode ?? null,
-        vnc: con?.vnc ?? null, display: con?.display ?? null, qmp: con?.qmp ?? null,
-      }));
-    } else {
-      const edid = d.edidMode ? `; EDID preferred mode ${d.edidMode.width}x${d.edidMode.height}` : '';
-      opts.out(`${d.name} (${d.type.description}${edid}) on ${d.server.path}`);
-      if (con?.vnc) opts.out(`  VNC ${con.display !== null ? `display :${con.display} on ${con.vnc}${con.auth === 'none' ? ' (no password)' : ' (password)'}` : `on ${con.vnc}`}`);
-      if (con?.qmp) opts.out(`  keyboard and mouse through QMP on ${con.qmp} once QEMU connects; view-only until then`);
-      opts.out(`  attach with:\n    ${qemuCommandLine(d.server.path, { qmp: con?.qmp ?? null })}\n`);
-    }
+    const edid = d.edidMode ? `; EDID preferred mode ${d.edidMode.width}x${d.edidMode.height}` : '';
+    const human = [`${d.name} (${d.type.description}${edid}) on ${d.server.path}`];
+    if (con?.vnc) human.push(`  VNC ${con.display !== null ? `display :${con.display} on ${con.vnc}${con.auth === 'none' ? ' (no password)' : ' (password)'}` : `on ${con.vnc}`}`);
+    if (con?.qmp) human.push(`  keyboard and mouse through QMP on ${con.qmp} once QEMU connects; view-only until then`);
+    human.push(`  attach with:\n    ${qemuCommandLine(d.server.path, { qmp: con?.qmp ?? null })}\n`);
+    printEvent(opts, {
+      event: 'device', name: d.name, uuid: manager.list().find((i) => i.name === d.name)?.uuid ?? null, type: d.type.name, socket: d.server.path, edid: d.edidMode ?? null,
+      vnc: con?.vnc ?? null, display: con?.display ?? null, qmp: con?.qmp ?? null,
+    }, human.join('\n'));
   }
-  if (control) {
-    opts.out(opts.json ? JSON.stringify({ event: 'control', socket: control.path }) : `control socket ${control.path} (mdevsim list|create|screenshot|... --control ${control.path})`);
-  }
-  if (view) opts.out(opts.json ? JSON.stringify({ event: 'view', url: view.url }) : `browser view: ${view.url}`);
-  opts.out(opts.json ? JSON.stringify({ event: 'ready' }) : `serving ${devices.length} device(s); Ctrl-C stops`);
+  if (control) printEvent(opts, { event: 'control', socket: control.path }, `control socket ${control.path} (mdevsim list|create|screenshot|... --control ${control.path})`);
+  if (view) printEvent(opts, { event: 'view', url: view.url }, `browser view: ${view.url}`);
+  printEvent(opts, { event: 'ready' }, `serving ${devices.length} device(s); Ctrl-C stops`);
   const deadline = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
   let stopping = false;
   const onSignal = (sig: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
     setTimeout(() => {
-      process.stderr.write(`mdevsim: shutdown did not finish within ${deadline + 1000} ms; exiting anyway\n`);
+      logger('cli').event('error', 'shutdown-timeout', `shutdown did not finish within ${deadline + 1000} ms; exiting anyway`);
       stop();
       process.exit(0);
     }, deadline + 1000).unref();
     void (async () => {
       await view?.close();
       await shutdown(deadline);
-      opts.out(opts.json ? JSON.stringify({ event: 'stopped', signal: sig }) : `stopped (${sig}); sockets removed`);
+      printEvent(opts, { event: 'stopped', signal: sig }, `stopped (${sig}); sockets removed`);
       process.exitCode = 0;
     })().catch((err: unknown) => {
-      process.stderr.write(`mdevsim: shutdown failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      logger('cli').event('error', 'shutdown-failed', `shutdown failed: ${err instanceof Error ? err.message : String(err)}`);
       stop();
       process.exitCode = 1;
     });
@@ -337,9 +334,9 @@ export async function serveUntilSignalled(opts: ServeOptions): Promise<void> {
       for (const p of problems) warn(opts, 'definition-skipped', p.message, { file: p.file });
       for (const a of actions) {
         if (a.action === 'failed') warn(opts, 'definition-failed', a.message, { name: a.name, uuid: a.uuid });
-        else opts.out(opts.json ? JSON.stringify({ event: 'reload', action: a.action, name: a.name, uuid: a.uuid }) : `reload: ${a.message}`);
+        else printEvent(opts, { event: 'reload', action: a.action, name: a.name, uuid: a.uuid }, `reload: ${a.message}`);
       }
-      opts.out(opts.json ? JSON.stringify({ event: 'reloaded', definitions: defined.list().definitions.length }) : `reloaded the definitions in ${defined.store.dir}`);
+      printEvent(opts, { event: 'reloaded', definitions: defined.list().definitions.length }, `reloaded the definitions in ${defined.store.dir}`);
     } catch (err) {
       warn(opts, 'reload-failed', `reloading the definitions failed: ${err instanceof Error ? err.message : String(err)}`, {});
     }

@@ -323,7 +323,7 @@ export class ControlServer {
   #refuse(socket: UnixSocket, code: string, message: string): void {
     this.stats.refused++;
     this.stats.errors++;
-    log.warn(`control: refusing a connection: ${message}`);
+    log.security('control-refused', `control: refusing a connection: ${message}`, { code });
     this.#refused.add(socket);
     socket.on('close', () => this.#refused.delete(socket));
     this.#closeWith(socket, { id: null, ok: false, error: { code, message } });

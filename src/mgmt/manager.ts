@@ -17,7 +17,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { ConfigError, VfioError } from '../util/errors.ts';
+import { ConfigError, TrustError, VfioError } from '../util/errors.ts';
 import { logger } from '../util/log.ts';
 import { checkSocketPathLength, ensurePrivateDir, readPrivateFile } from '../sys/trusted-path.ts';
 import { showSent } from '../pci/format.ts';
@@ -380,7 +380,7 @@ export class Manager {
               return traceRecorder(new TraceWriter(`${record}-${name}.trace`, traceDevice, undefined, { force: this.#opts.replaceRecords ?? false }));
             } catch (err) {
               if (!(err instanceof ConfigError)) throw err;
-              log.error(`${name}: serving this connection unrecorded: ${err.message}`);
+              log.event('error', err instanceof TrustError ? 'untrusted-path' : 'record-failed', `${name}: serving this connection unrecorded: ${err.message}`, { name, ...(err instanceof TrustError ? { security: true } : {}) });
               return undefined;
             }
           },

@@ -4,7 +4,8 @@
  * and `--record` write, and files read for a secret (a VNC password).
  * Nothing here follows a symbolic link or trusts a file or directory that
  * another uid owns or may write (or, for a secret, read); every refusal is
- * a ConfigError with one sentence saying what is wrong and what to do.
+ * a ConfigError with one sentence saying what is wrong and what to do, a
+ * TrustError (logged as a security event) when it is the path's trust.
  *
  * Only the final component is checked (as tmux does for its socket
  * directory): the parents of a private directory are the user's business.
@@ -13,7 +14,7 @@ import { chmodSync, chownSync, closeSync, constants, fstatSync, fsyncSync, lstat
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { constants as osConstants } from 'node:os';
-import { ConfigError } from '../util/errors.ts';
+import { ConfigError, TrustError } from '../util/errors.ts';
 import { sysError } from './sys-error.ts';
 
 /** How a refusal names the path and what the user can do instead. */
@@ -125,7 +126,7 @@ function check(st: Stats, kind: TrustedKind, what: string, path: string, instead
   const found = untrusted(st, kind);
   if (found === undefined) return;
   const fix = found.chmod ? `run chmod ${kind === 'directory' ? 700 : kind === 'file' ? 'go-w' : 600} ${path} or ${instead}` : `remove it or ${instead}`;
-  throw new ConfigError(`${what} ${path} ${found.problem}; ${fix}.`);
+  throw new TrustError(`${what} ${path} ${found.problem}; ${fix}.`);
 }
 
 /**
@@ -206,7 +207,7 @@ export function readPrivateFile(path: string, opts: PrivateFileOptions): Uint8Ar
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (err) {
     const code = errnoCode(err);
-    if (code === 'ELOOP') throw new ConfigError(`${what} ${path} is a symbolic link; remove it or ${instead}.`);
+    if (code === 'ELOOP') throw new TrustError(`${what} ${path} is a symbolic link; remove it or ${instead}.`);
     if (code === 'ENOENT') throw new ConfigError(`${what} ${path} does not exist; create it (mode 0600) or ${instead}.`);
     throw new ConfigError(`Cannot read ${path} (${code}); ${instead}.`);
   }
@@ -244,7 +245,7 @@ function checkReplaceable(path: string): void {
   if (st.isDirectory()) throw new ConfigError(`${path} is a directory; choose a file name.`);
   if (st.uid !== euid()) {
     const kind = st.isSymbolicLink() ? 'a symbolic link' : 'a file';
-    throw new ConfigError(`${path} is ${kind} owned by uid ${st.uid}, not by you (uid ${euid()}); refusing to replace it even with --force.`);
+    throw new TrustError(`${path} is ${kind} owned by uid ${st.uid}, not by you (uid ${euid()}); refusing to replace it even with --force.`);
   }
 }
 
@@ -262,7 +263,7 @@ export function createOutputFile(path: string, opts: OutputFileOptions = {}): Ou
   if (opts.durable === true) {
     // Always through a temporary file; without force the target must not exist yet.
     const existing = lstatOrUndefined(path);
-    if (!opts.force && existing?.isSymbolicLink()) throw new ConfigError(`${path} is a symbolic link; refusing to write through it.`);
+    if (!opts.force && existing?.isSymbolicLink()) throw new TrustError(`${path} is a symbolic link; refusing to write through it.`);
     if (!opts.force && existing !== undefined) throw new ConfigError(`${path} exists.`);
   } else {
     try {
@@ -273,7 +274,7 @@ export function createOutputFile(path: string, opts: OutputFileOptions = {}): Ou
       if (!opts.force) {
         // O_EXCL reports a symbolic link as EEXIST; say which it is, because the fix differs.
         if (code === 'ELOOP' || lstatOrUndefined(path)?.isSymbolicLink()) {
-          throw new ConfigError(`${path} is a symbolic link; refusing to write through it (pass --force to replace the link).`);
+          throw new TrustError(`${path} is a symbolic link; refusing to write through it (pass --force to replace the link).`);
         }
         throw new ConfigError(`${path} exists; pass --force to replace it.`);
       }

@@ -26,6 +26,18 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A ConfigError about a path we refuse to trust (a symbolic link, another
+ * user's file, a directory others may write): logged as a security event
+ * (src/util/log.ts) where serve reports it. Same code and exit as ConfigError.
+ */
+export class TrustError extends ConfigError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrustError';
+  }
+}
+
 /** An access outside a PCI config space or register file: a defined, catchable refusal. */
 export class AccessError extends VfioError {
   constructor(message: string) {

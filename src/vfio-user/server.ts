@@ -281,6 +281,7 @@ export class DeviceServer {
         return;
       }
       this.stats.displaced++;
+      log.security('client-displaced', `${this.label}: a new client displaced the longest-idle one that never mapped DMA (all ${this.#maxClients} slots were taken)`, { name: this.label, max: this.#maxClients });
       this.#drop(victim, `displaced by a new client: all ${this.#maxClients} slots were taken and this was the longest-idle client that never mapped DMA`);
     }
     const account = this.#ledger.open(`${this.label} client`, 1 + this.#limits.maxMsgFds);
@@ -329,7 +330,7 @@ export class DeviceServer {
   #refuse(socket: UnixSocket, reason: string): void {
     this.stats.refused++;
     this.opts.onEvent?.({ kind: 'refused', label: this.label, reason });
-    log.warn(`${this.label}: refusing a client: ${reason}`);
+    log.security('client-refused', `${this.label}: refusing a client: ${reason}`, { name: this.label, reason });
     socket.close();
   }
 

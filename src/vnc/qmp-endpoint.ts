@@ -306,7 +306,7 @@ export class QmpEndpoint extends EventEmitter<QmpEndpointEvents> {
       this.#stats.refused++;
       if (!this.#refusalLogged) {
         this.#refusalLogged = true;
-        log.warn(`${this.label}: closing a second QMP connection: one QEMU is connected already (further ones are counted, not logged).`);
+        log.security('qmp-peer-refused', `${this.label}: closing a second QMP connection: one QEMU is connected already (further ones are counted, not logged).`, { name: this.label, reason: 'second peer' });
       }
       socket.close();
       return;
@@ -314,7 +314,7 @@ export class QmpEndpoint extends EventEmitter<QmpEndpointEvents> {
     const account = this.#ledger.open(`${this.label} QMP peer`, 1);
     if (account === undefined) {
       this.#stats.refused++;
-      log.warn(`${this.label}: closing a QMP connection: no fd budget left (${this.#ledger.used} of ${this.#ledger.capacity} in use).`);
+      log.security('qmp-peer-refused', `${this.label}: closing a QMP connection: no fd budget left (${this.#ledger.used} of ${this.#ledger.capacity} in use).`, { name: this.label, reason: 'fd budget' });
       socket.close();
       return;
     }

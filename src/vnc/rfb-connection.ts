@@ -225,7 +225,7 @@ export class RfbConnection {
         const response = Buffer.from(q.take(VNC_AUTH_CHALLENGE_LENGTH));
         const auth = this.#o.auth;
         if (auth.kind !== 'vnc' || !auth.verify(this.#challenge!, response)) {
-          log.warn(`${this.#o.peer}: VNC authentication failed`);
+          log.security('vnc-auth-failed', `${this.#o.peer}: VNC authentication failed`, { peer: this.#o.peer });
           this.#fail('authentication failed');
           return false;
         }

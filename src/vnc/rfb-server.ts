@@ -168,7 +168,7 @@ export class VncServer {
   #admit(stream: Duplex, peer: string): void {
     if (this.#closed || this.#viewers.size >= this.#maxViewers) {
       this.#refused++;
-      log.warn(`${this.name}: refusing a VNC viewer: ${this.#maxViewers} are connected`);
+      log.security('vnc-viewer-refused', `${this.name}: refusing a VNC viewer: ${this.#maxViewers} are connected`, { name: this.name, peer, max: this.#maxViewers });
       stream.destroy();
       return;
     }

@@ -136,6 +136,7 @@ export class WebSocketGate {
     if (this.#closed) return refuse(socket, 503, 'The web view is shutting down.');
     if (!hostHeaderAllowed(req.headers.host, host)) {
       this.#opts.counts.badHost++;
+      log.security('web-view-bad-host', `web view: refusing a WebSocket from ${peerOf(socket)} for host ${JSON.stringify(req.headers.host ?? null)}: the view answers loopback host names only.`, { peer: peerOf(socket), host: req.headers.host ?? null });
       return refuse(socket, 403, 'Forbidden: the web view answers loopback host names only.');
     }
     const [path = '', query = ''] = (req.url ?? '').split('?', 2);
@@ -143,11 +144,12 @@ export class WebSocketGate {
     if (device === null) return refuse(socket, 404, 'Not found: WebSockets are at /ws/<device>.');
     if (!originAllowed(req.headers.origin, req.headers.host, this.#opts.port())) {
       this.#opts.counts.badOrigin++;
-      log.warn(`web view: refusing a WebSocket from origin ${JSON.stringify(req.headers.origin ?? null)}: only the web view's own page may connect.`);
+      log.security('web-view-bad-origin', `web view: refusing a WebSocket from origin ${JSON.stringify(req.headers.origin ?? null)}: only the web view's own page may connect.`, { peer: peerOf(socket), origin: req.headers.origin ?? null });
       return refuse(socket, 403, "Forbidden: only the web view's own page may open its WebSockets.");
     }
     if (!tokenMatches(token, new URLSearchParams(query).get('token'))) {
       this.#opts.counts.badToken++;
+      log.security('web-view-bad-token', `web view: refusing a WebSocket from ${peerOf(socket)}: wrong or missing token.`, { peer: peerOf(socket) });
       return refuse(socket, 403, 'Forbidden: the WebSocket URL needs the token of the URL mdevsim printed.');
     }
     const name = safeDecode(device[1]!);
@@ -158,7 +160,7 @@ export class WebSocketGate {
     }
     if (this.#slots.size >= maxClients) {
       this.#opts.counts.refused++;
-      log.warn(`web view: refusing a WebSocket: ${maxClients} are open.`);
+      log.security('web-view-refused', `web view: refusing a WebSocket from ${peerOf(socket)}: ${maxClients} are open.`, { peer: peerOf(socket), max: maxClients });
       return refuse(socket, 503, `The web view already has ${maxClients} open WebSockets; close a page and retry.`, { 'Retry-After': '5' });
     }
     this.#slots.add(socket);

@@ -149,6 +149,7 @@ export async function startWebView(opts: WebViewOptions): Promise<WebView> {
   function route(req: IncomingMessage, res: ServerResponse): void {
     if (!hostHeaderAllowed(req.headers.host, host)) {
       counts.badHost++;
+      log.security('web-view-bad-host', `web view: refusing ${peerOf(req)} for host ${JSON.stringify(req.headers.host ?? null)}: the view answers loopback host names only.`, { peer: peerOf(req), host: req.headers.host ?? null });
       return text(res, 403, 'Forbidden: the web view answers loopback host names only.');
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -171,6 +172,8 @@ export async function startWebView(opts: WebViewOptions): Promise<WebView> {
     if (path !== '/' && path !== '/index.html' && path !== '/state.json') return text(res, 404, 'Not found.');
     if (!tokenMatches(token, new URLSearchParams(query).get('token'))) {
       counts.badToken++;
+      // The path only: a wrong token is still close to a secret.
+      log.security('web-view-bad-token', `web view: refusing ${peerOf(req)} for ${path}: wrong or missing token.`, { peer: peerOf(req), path });
       return text(res, 403, 'Forbidden: open the URL mdevsim printed; it carries the token.');
     }
     if (path === '/state.json') {
@@ -225,6 +228,8 @@ function send(res: ServerResponse, type: string, body: string | Buffer, headers:
   res.writeHead(200, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), ...PRIVATE_RESPONSE_HEADERS, ...headers });
   res.end(body);
 }
+
+const peerOf = (req: IncomingMessage): string => `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
 
 function text(res: ServerResponse, status: number, message: string): void {
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...PRIVATE_RESPONSE_HEADERS });

@@ -3,6 +3,7 @@ import type { RfbAuth } from '../../vnc/rfb-connection.ts';
 import { countArg, parseResolution, quirksArg, sizeArg, vbeArg } from '../args.ts';
 import { DEFAULT_DEVICES, DEFAULT_SHUTDOWN_TIMEOUT_MS, defaultConfigDir, defaultSocketDir } from '../paths.ts';
 import { SERVER_DEFAULTS } from '../../vfio-user/limits.ts';
+import { logger, setLogFormat, type LogFormat } from '../../util/log.ts';
 
 export const serve = defineCommand({
   name: 'serve',
@@ -19,6 +20,7 @@ export const serve = defineCommand({
     quirks: { type: 'string', default: 'none', value: 'none|upstream', help: 'reproduce the upstream samples\' bugs, or not' },
     vbe: { type: 'string', default: 'sample', value: 'sample|strict', help: 'mbochs VBE register checks' },
     json: { type: 'boolean', default: false, help: 'print one JSON event a line' },
+    'log-format': { type: 'string', default: 'human', value: 'human|json', help: 'json: timestamped JSON lines on stdout (events) and stderr (logs, security events)' },
     resolution: { type: 'string', value: 'WxH', help: 'EDID preferred mode for mbochs' },
     'no-edid': { type: 'boolean', default: false, help: 'keep the sample\'s initial EDID state (link down, no blob)' },
     'no-control': { type: 'boolean', default: false, help: 'no control socket' },
@@ -38,13 +40,16 @@ export const serve = defineCommand({
     'vnc-max-viewers': { type: 'string', value: 'N', help: 'VNC viewers per device, browser ones included (default 8)' },
   },
   async run(values, _positionals, io) {
+    // First, so that every line after it, warnings about the options included, has the chosen shape.
+    const logFormat = logFormatArg(values['log-format']);
+    setLogFormat(logFormat);
     const view = values.view === undefined ? undefined : Number(values.view);
     if (view !== undefined && (!Number.isInteger(view) || view < 0 || view > 65535)) throw new UsageError(`--view must be a TCP port (0-65535), not "${values.view}".`);
     const resolution = values.resolution === undefined ? undefined : parseResolution(values.resolution);
     const quirks = quirksArg(values.quirks) ?? 'none';
     const vbe = vbeArg(values.vbe) ?? 'sample';
     const vnc = values.vnc === undefined ? undefined : vncTarget(values.vnc);
-    const vncAuth = await vncAuthArg(values['vnc-auth'], values['vnc-password-file'], vnc, io);
+    const vncAuth = await vncAuthArg(values['vnc-auth'], values['vnc-password-file'], vnc, optionWarning(io, logFormat));
     // The device models and servers load only here, so that the other commands start quickly.
     const { serveUntilSignalled } = await import('../serve.ts');
     await serveUntilSignalled({
@@ -76,11 +81,26 @@ export const serve = defineCommand({
       vncMaxViewers: countArg('--vnc-max-viewers', values['vnc-max-viewers'], undefined, 1000),
       shutdownTimeoutMs: countArg('--shutdown-timeout', values['shutdown-timeout'], DEFAULT_SHUTDOWN_TIMEOUT_MS, 600_000),
       json: values.json ?? false,
+      logFormat,
       out: io.out,
     });
     return -1;
   },
 });
+
+/** A warning about the options given: `event` names it in json mode; security ones are flagged so. */
+type OptionWarning = (event: string, message: string, security?: boolean) => void;
+
+function optionWarning(io: Io, format: LogFormat): OptionWarning {
+  if (format === 'human') return (_event, message) => io.err(`mdevsim: warning: ${message}\n`);
+  const log = logger('cli');
+  return (event, message, security = false) => (security ? log.security(event, message) : log.event('warn', event, message));
+}
+
+function logFormatArg(text: string | undefined): LogFormat {
+  if (text !== undefined && text !== 'human' && text !== 'json') throw new UsageError(`--log-format must be human or json, not "${text}".`);
+  return text ?? 'human';
+}
 
 /** `unix`, or HOST:DISPLAY as QEMU's -vnc takes it (display N is TCP port 5900 + N). */
 function vncTarget(text: string): 'unix' | { host: string; firstDisplay: number } {
@@ -99,12 +119,12 @@ function vncTarget(text: string): 'unix' | { host: string; firstDisplay: number 
  * unless the user says `--vnc-auth none`, which we warn about: any local
  * user reaches a TCP port, loopback included.
  */
-async function vncAuthArg(auth: string | undefined, passwordFile: string | undefined, target: ReturnType<typeof vncTarget> | undefined, io: Io): Promise<RfbAuth | undefined> {
+async function vncAuthArg(auth: string | undefined, passwordFile: string | undefined, target: ReturnType<typeof vncTarget> | undefined, warn: OptionWarning): Promise<RfbAuth | undefined> {
   if (auth !== undefined && auth !== 'vnc' && auth !== 'none') throw new UsageError(`--vnc-auth must be vnc or none, not "${auth}".`);
   if (auth === 'none' && passwordFile !== undefined) throw new UsageError('--vnc-auth none and --vnc-password-file contradict each other; choose one.');
   const tcp = typeof target === 'object';
   if (auth === 'none') {
-    if (tcp) io.err('mdevsim: warning: --vnc-auth none: every local user can see the guests\' screens on the VNC port and type into them.\n');
+    if (tcp) warn('vnc-auth-none', '--vnc-auth none: every local user can see the guests\' screens on the VNC port and type into them.', true);
     return { kind: 'none' };
   }
   if (passwordFile === undefined) {
@@ -114,8 +134,8 @@ async function vncAuthArg(auth: string | undefined, passwordFile: string | undef
   const { readVncPasswordFile } = await import('../../vnc/password-file.ts');
   const { vncAuthenticator } = await import('../../vnc/vnc-auth.ts');
   const { password, truncated, nonAscii } = readVncPasswordFile(passwordFile);
-  if (truncated) io.err('mdevsim: warning: VNC authentication uses only the first 8 characters of the password.\n');
-  if (nonAscii) io.err('mdevsim: warning: the VNC password has non-ASCII characters, which some viewers send differently; an ASCII password works everywhere.\n');
+  if (truncated) warn('vnc-password-truncated', 'VNC authentication uses only the first 8 characters of the password.');
+  if (nonAscii) warn('vnc-password-non-ascii', 'the VNC password has non-ASCII characters, which some viewers send differently; an ASCII password works everywhere.');
   return vncAuthenticator(password);
 }
 
