@@ -46,7 +46,7 @@ function fail(address: string, why: string): false {
   const line = `cannot notify the service manager at ${address}: ${why}`;
   if (!warned.has(address) && warned.size < MAX_WARNED) {
     warned.add(address);
-    log.warn(`${line}; carrying on (further failures are debug lines)`);
+    log.event('warn', 'notify-failed', `${line}; carrying on (further failures are debug lines)`, { socket: address, reason: why });
   } else {
     log.debug(line);
   }
