@@ -299,7 +299,7 @@ export class DefinitionStore {
   }
 
   #read(file: string): Uint8Array {
-    return readPrivateFile(file, { what: 'Definition', instead: 'remove it', maxBytes: MAX_DEFINITION_BYTES, secret: false });
+    return readPrivateFile(file, { what: 'Definition', instead: 'replace it with a file of your own', maxBytes: MAX_DEFINITION_BYTES, secret: false });
   }
 }
 
