@@ -286,26 +286,8 @@ export async function serveUntilSignalled(opts: ServeOptions): Promise<void> {
     stop();
     throw err;
   }
-  for (const d of devices) {
-    const con = consoles.get(d.name) ?? null;
-    if (opts.json) {
-      opts.out(JSON.stringify({
-        event: 'device', name: d.name, uuid: manager.list().find((i) => i.name === d.name)?.uuid ?? null, type: d.type.name, socket: d.server.path, edid: d.edidMode ?? null,
-        vnc: con?.vnc ?? null, display: con?.display ?? null, qmp: con?.qmp ?? null,
-      }));
-    } else {
-      const edid = d.edidMode ? `; EDID preferred mode ${d.edidMode.width}x${d.edidMode.height}` : '';
-      opts.out(`${d.name} (${d.type.description}${edid}) on ${d.server.path}`);
-      if (con?.vnc) opts.out(`  VNC ${con.display !== null ? `display :${con.display} on ${con.vnc}${con.auth === 'none' ? ' (no password)' : ' (password)'}` : `on ${con.vnc}`}`);
-      if (con?.qmp) opts.out(`  keyboard and mouse through QMP on ${con.qmp} once QEMU connects; view-only until then`);
-      opts.out(`  attach with:\n    ${qemuCommandLine(d.server.path, { qmp: con?.qmp ?? null })}\n`);
-    }
-  }
-  if (control) {
-    opts.out(opts.json ? JSON.stringify({ event: 'control', socket: control.path }) : `control socket ${control.path} (mdevsim list|create|screenshot|... --control ${control.path})`);
-  }
-  if (view) opts.out(opts.json ? JSON.stringify({ event: 'view', url: view.url }) : `browser view: ${view.url}`);
-  opts.out(opts.json ? JSON.stringify({ event: 'ready' }) : `serving ${devices.length} device(s); Ctrl-C stops`);
+  // The handlers come before readiness is announced: a supervisor may signal as soon as it reads it,
+  // and a SIGTERM before them would kill serve without removing its sockets.
   const deadline = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
   let stopping = false;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -344,4 +326,24 @@ export async function serveUntilSignalled(opts: ServeOptions): Promise<void> {
       warn(opts, 'reload-failed', `reloading the definitions failed: ${err instanceof Error ? err.message : String(err)}`, {});
     }
   });
+  for (const d of devices) {
+    const con = consoles.get(d.name) ?? null;
+    if (opts.json) {
+      opts.out(JSON.stringify({
+        event: 'device', name: d.name, uuid: manager.list().find((i) => i.name === d.name)?.uuid ?? null, type: d.type.name, socket: d.server.path, edid: d.edidMode ?? null,
+        vnc: con?.vnc ?? null, display: con?.display ?? null, qmp: con?.qmp ?? null,
+      }));
+    } else {
+      const edid = d.edidMode ? `; EDID preferred mode ${d.edidMode.width}x${d.edidMode.height}` : '';
+      opts.out(`${d.name} (${d.type.description}${edid}) on ${d.server.path}`);
+      if (con?.vnc) opts.out(`  VNC ${con.display !== null ? `display :${con.display} on ${con.vnc}${con.auth === 'none' ? ' (no password)' : ' (password)'}` : `on ${con.vnc}`}`);
+      if (con?.qmp) opts.out(`  keyboard and mouse through QMP on ${con.qmp} once QEMU connects; view-only until then`);
+      opts.out(`  attach with:\n    ${qemuCommandLine(d.server.path, { qmp: con?.qmp ?? null })}\n`);
+    }
+  }
+  if (control) {
+    opts.out(opts.json ? JSON.stringify({ event: 'control', socket: control.path }) : `control socket ${control.path} (mdevsim list|create|screenshot|... --control ${control.path})`);
+  }
+  if (view) opts.out(opts.json ? JSON.stringify({ event: 'view', url: view.url }) : `browser view: ${view.url}`);
+  opts.out(opts.json ? JSON.stringify({ event: 'ready' }) : `serving ${devices.length} device(s); Ctrl-C stops`);
 }
