@@ -6,7 +6,9 @@
 # qemu-system-x86 (QMP input against a real QEMU, and QEMU's VNC server as the
 # harness's reference; it depends on seabios, the firmware its guest sits in),
 # and tigervnc-viewer under xvfb with x11-apps (xwd) and x11-utils (xwininfo)
-# for the harness's TigerVNC (test/support/vnc-clients.ts). Installed when
+# for the harness's TigerVNC (test/support/vnc-clients.ts), and setpriv
+# (util-linux) with /usr/bin/python3 for the socket-group test's client as
+# another uid (test/support/vfio-user-version.py). Installed when
 # missing and when we can (root with apt-get, as on the project's machines and
 # CI); otherwise those tests skip locally and say why. Run explicitly: `npm run
 # setup:test`, and by .ci/run before `npm test` (which never installs anything
@@ -23,6 +25,8 @@ command -v xtigervncviewer >/dev/null 2>&1 || need+=(tigervnc-viewer)
 command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
 command -v xwd >/dev/null 2>&1 || need+=(x11-apps)
 command -v xwininfo >/dev/null 2>&1 || need+=(x11-utils)
+command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+[ -x /usr/bin/python3 ] || need+=(python3)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "test-deps: ${need[*]} missing and not installable here (need root + apt-get); the tests that use them will skip" >&2
