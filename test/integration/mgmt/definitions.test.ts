@@ -3,6 +3,8 @@
  * store of the test's own, the CLI as child processes changing that store
  * offline (no server answers) or through the running server, SIGHUP
  * reloads, and serve restarted on the same store and socket directory.
+ * Definitions a test only needs as its setting are written in-process
+ * (DefinitionStore, the same files): each CLI child costs a Node start.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
@@ -12,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startServe, type ServeProcess } from '../../support/serve-process.ts';
 import { parseMdevctlList } from '../../support/mdevctl-shape.ts';
+import { DefinitionStore, type DefinitionInput } from '../../../src/mgmt/definitions.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
 let base: string;
@@ -40,6 +43,9 @@ function fresh(label: string): { config: string; sock: string } {
   mkdirSync(d, { mode: 0o700 });
   return { config: join(d, 'config'), sock: join(d, 'sock') };
 }
+
+/** A definition written straight into the store at `config`, as setup. */
+const stored = (config: string, input: DefinitionInput) => DefinitionStore.open(config).define(input);
 
 const UUID_LINE = /\(([0-9a-f-]{36}), /;
 const uuidOf = (r: Run): string => UUID_LINE.exec(r.stdout)?.[1] ?? '';
@@ -88,7 +94,7 @@ describe('definitions against a running server', () => {
   beforeAll(async () => {
     paths = fresh('online');
     // One auto definition so that serve starts no built-in defaults.
-    ok(await run(['define', 'mdpy-vga', '--auto', '--name', 'first', '--config-dir', paths.config, '--dir', paths.sock]));
+    stored(paths.config, { type: 'mdpy-vga', start: 'auto', name: 'first' });
     s = await startServe(['--config-dir', paths.config, '--dir', paths.sock]);
   });
   afterAll(async () => {
@@ -109,7 +115,7 @@ describe('definitions against a running server', () => {
   });
 
   it('start and stop a manual definition: it runs on its socket, then stops and stays defined', async () => {
-    const uuid = uuidOf(ok(await cli('define', 'mdpy-xga', '--name', 'manual1')));
+    const { uuid } = stored(paths.config, { type: 'mdpy-xga', name: 'manual1' });
     const started = ok(await cli('start', 'manual1'));
     expect(started.stdout).toBe(`started manual1 (${uuid}, mdpy-xga) on ${join(paths.sock, 'manual1.sock')}\n`);
     await s.waitFor((e) => e['event'] === 'created' && e['uuid'] === uuid && e['name'] === 'manual1');
@@ -119,7 +125,7 @@ describe('definitions against a running server', () => {
     ok(await cli('stop', uuid));
     await s.waitFor((e) => e['event'] === 'removed' && e['uuid'] === uuid);
     expect(existsSync(join(paths.sock, 'manual1.sock'))).toBe(false);
-    expect(ok(await cli('list', '--defined')).stdout).toMatch(new RegExp(`^manual1 +${uuid} mdpy-xga +manual`, 'm'));
+    expect(JSON.parse(readFileSync(join(paths.config, `${uuid}.json`), 'utf8'))).toEqual({ mdev_type: 'mdpy-xga', start: 'manual', attrs: [{ name: 'manual1' }] });
   });
 
   it('list --defined --dumpjson parses with the structure of mdevctl list --dumpjson', async () => {
@@ -141,8 +147,7 @@ describe('definitions against a running server', () => {
   });
 
   it('an undefined running device: the reload says "undefined" and it keeps running', async () => {
-    const d = ok(await cli('define', 'mdpy-vga', '--auto', '--name', 'gone'));
-    const uuid = uuidOf(d);
+    const { uuid } = stored(paths.config, { type: 'mdpy-vga', start: 'auto', name: 'gone' });
     s.child.kill('SIGHUP');
     await s.waitFor((e) => e['event'] === 'reload' && e['uuid'] === uuid && e['action'] === 'started');
     ok(await cli('undefine', 'gone'));
@@ -160,12 +165,10 @@ describe('a corrupt file in the store', () => {
 
   function corruptStore(label: string): Promise<{ config: string; sock: string; file: string }> {
     const p = fresh(label);
-    return run(['define', 'mdpy-vga', '--auto', '--name', 'healthy', '--config-dir', p.config, '--dir', p.sock]).then((r) => {
-      ok(r);
-      const file = join(p.config, `${CORRUPT}.json`);
-      writeFileSync(file, '{"mdev_type": "mdpy-vga", "start": ', { mode: 0o600 });
-      return { ...p, file };
-    });
+    stored(p.config, { type: 'mdpy-vga', start: 'auto', name: 'healthy' });
+    const file = join(p.config, `${CORRUPT}.json`);
+    writeFileSync(file, '{"mdev_type": "mdpy-vga", "start": ', { mode: 0o600 });
+    return Promise.resolve({ ...p, file });
   }
 
   it('serve --json starts the others and emits one definition-skipped event naming the file', async () => {
@@ -208,20 +211,18 @@ describe('a corrupt file in the store', () => {
 describe('UUIDs where they are observable', () => {
   it('--socket-name uuid serves <uuid>.sock; describe --json has the UUID and a libvirt snippet with that socket and memfd', async () => {
     const { config, sock } = fresh('uuid-socket');
-    const uuid = uuidOf(ok(await run(['define', 'mbochs-small', '--auto', '--config-dir', config, '--dir', sock])));
+    const { uuid } = stored(config, { type: 'mbochs-small', start: 'auto' });
     const s = await startServe(['--config-dir', config, '--dir', sock, '--socket-name', 'uuid']);
     try {
       const path = join(sock, `${uuid}.sock`);
       expect(device(s, 'mbochs-small-0')!['socket']).toBe(path);
       expect(existsSync(path)).toBe(true);
-      for (const ref of [uuid, 'mbochs-small-0']) {
-        const d = JSON.parse(ok(await run(['describe', ref, '--json', '--dir', sock])).stdout) as Record<string, unknown>;
-        expect([d['uuid'], d['name'], d['socket']]).toEqual([uuid, 'mbochs-small-0', path]);
-        const libvirt = String(d['libvirt']);
-        expect(libvirt).toContain(`"path":"${path}"`);
-        expect(libvirt).toContain("<source type='memfd'/>");
-        expect(libvirt).toContain("<qemu:arg value='-device'/>");
-      }
+      const d = JSON.parse(ok(await run(['describe', uuid, '--json', '--dir', sock])).stdout) as Record<string, unknown>;
+      expect([d['uuid'], d['name'], d['socket']]).toEqual([uuid, 'mbochs-small-0', path]);
+      const libvirt = String(d['libvirt']);
+      expect(libvirt).toContain(`"path":"${path}"`);
+      expect(libvirt).toContain("<source type='memfd'/>");
+      expect(libvirt).toContain("<qemu:arg value='-device'/>");
     } finally {
       expect(await s.stop()).toBe(0);
     }
@@ -245,7 +246,7 @@ describe('mdevctl\'s own forms', () => {
 
   it('--jsonfile with mdevctl\'s own document (no name attribute) defines with a free name', async () => {
     const { config, sock } = fresh('jsonfile');
-    ok(await run(['define', 'mdpy-vga', '--config-dir', config, '--dir', sock]));
+    stored(config, { type: 'mdpy-vga' });
     const doc = join(base, 'jsonfile', 'mdevctl.json');
     // What mdevctl keeps in /etc/mdevctl.d/PARENT/UUID (mdevctl.rst; src/mdev.rs to_json without the UUID).
     writeFileSync(doc, JSON.stringify({ mdev_type: 'mdpy-vga', start: 'auto', attrs: [] }, null, 2), { mode: 0o600 });
