@@ -315,6 +315,8 @@ export async function serveUntilSignalled(opts: ServeOptions): Promise<void> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // `serve | head -1`: a reader that went away gets the same clean stop as a signal (sockets removed), not a crash.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') onSignal('SIGPIPE'); });
   // SIGHUP: read the definitions again (docs/service.md).
   process.on('SIGHUP', () => {
     if (stopping) return;

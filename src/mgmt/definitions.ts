@@ -315,8 +315,8 @@ export class DefinitionStore {
 function parseJson(bytes: Uint8Array, file: string): unknown {
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch (err) {
-    throw new ConfigError(`${file}: is not valid JSON (${(err as Error).message.replace(/\.$/, '')})`);
+  } catch {
+    throw new ConfigError(`${file}: is not valid UTF-8 JSON`);
   }
 }
 

@@ -178,7 +178,7 @@ describe('a corrupt file in the store', () => {
       const skipped = s.startup.filter((e) => e['event'] === 'definition-skipped');
       expect(skipped).toHaveLength(1);
       expect(skipped[0]!['file']).toBe(file);
-      expect(String(skipped[0]!['message'])).toMatch(new RegExp(`^${file.replace(/[.]/g, '\\.')}: is not valid JSON .*; skipped\\.$`));
+      expect(String(skipped[0]!['message'])).toMatch(new RegExp(`^${file.replace(/[.]/g, '\\.')}: is not valid UTF-8 JSON; skipped\\.$`));
       expect(devices(s)).toEqual(['healthy']);
     } finally {
       expect(await s.stop()).toBe(0);
@@ -201,7 +201,7 @@ describe('a corrupt file in the store', () => {
     expect(await exited).toBe(0);
     const warnings = stderr.split('\n').filter((l) => l.startsWith('mdevsim: warning:'));
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]!.startsWith(`mdevsim: warning: ${file}: is not valid JSON (`), warnings[0]).toBe(true);
+    expect(warnings[0]!.startsWith(`mdevsim: warning: ${file}: is not valid UTF-8 JSON; skipped.`), warnings[0]).toBe(true);
     expect(warnings[0]).toMatch(/; skipped\.$/);
     expect(stdout).toContain(`serving 1 device(s); Ctrl-C stops`);
     expect(stdout.some((l) => l.startsWith(`healthy (`) && l.endsWith(join(sock, 'healthy.sock')))).toBe(true);

@@ -226,9 +226,9 @@ describe('corrupt and hostile files: one problem each, naming the file; nothing 
   }
 
   const contentCases: Array<[string, string, string]> = [
-    ['bad JSON', '{"mdev_type": "mdpy-vga", ', 'is not valid JSON'],
-    ['an empty file', '', 'is not valid JSON'],
-    ['invalid UTF-8', '\xff\xfe', 'is not valid JSON'],
+    ['bad JSON', '{"mdev_type": "mdpy-vga", ', 'is not valid UTF-8 JSON'],
+    ['an empty file', '', 'is not valid UTF-8 JSON'],
+    ['invalid UTF-8', '\xff\xfe', 'is not valid UTF-8 JSON'],
     ['start: 1', pretty({ mdev_type: 'mdpy-vga', start: 1, attrs: [{ name: 'x' }] }), ': start must be'],
     ['attrs: {}', pretty({ mdev_type: 'mdpy-vga', start: 'auto', attrs: {} }), ': attrs must be a list'],
     ['attrs: [{"a": 1}]', pretty({ mdev_type: 'mdpy-vga', start: 'auto', attrs: [{ a: 1 }] }), ': attrs[0] names "a"'],
