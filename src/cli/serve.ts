@@ -46,6 +46,8 @@ export interface ServeOptions {
   readonly resolution?: { readonly width: number; readonly height: number };
   /** Keep the sample's initial EDID state (link down, no blob). */
   readonly noEdid?: boolean;
+  /** The edidVram of every device without its own (ManagerOptions.edidVram). @defaultValue 'half' */
+  readonly edidVram?: ManagerOptions['edidVram'];
   /** Start the control socket (`<dir>/control.sock`). @defaultValue true */
   readonly control?: boolean;
   /** Record each device's first connection to `${record}-<device>.trace`. */
@@ -129,6 +131,7 @@ export function startServing(opts: ServeOptions): Serving {
     ...(opts.socketMode !== undefined ? { socketMode: opts.socketMode } : {}),
     ...(opts.record !== undefined ? { record: opts.record, replaceRecords: opts.force ?? false } : {}),
     ...(opts.server !== undefined ? { server: opts.server } : {}),
+    ...(opts.edidVram !== undefined ? { edidVram: opts.edidVram } : {}),
     onServerEvent: (e) => logEvent(opts, e),
     // The devices made here print their console with their own line; later ones get a 'console' event.
     onEvent: (e) => { if (ready && !(e.kind === 'console' && atStartup.delete(e.name))) logManagerEvent(opts, e); },

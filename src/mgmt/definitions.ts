@@ -38,6 +38,8 @@ export interface Definition {
   readonly name: string;
   readonly resolution?: Resolution | undefined;
   readonly noEdid?: boolean | undefined;
+  /** CreateArgs.edidVram: the VRAM share of modes mdevsim picks. */
+  readonly edidVram?: 'half' | 'full' | undefined;
   readonly quirks?: Quirks | undefined;
   readonly vbe?: 'sample' | 'strict' | undefined;
   /** A snapshot file the device is restored from when it starts. */
@@ -86,6 +88,7 @@ const ATTRS: Readonly<Record<string, Attr>> = {
   name: { key: 'name', parse: checkName, format: (v: string) => v },
   resolution: { key: 'resolution', parse: parseResolutionText, format: (v: Resolution) => `${v.width}x${v.height}` },
   edid: { key: 'noEdid', parse: (v) => { if (v !== 'off') throw new Error('must be "off" (keep the sample\'s initial EDID state)'); return true; }, format: () => 'off' },
+  edid_vram: { key: 'edidVram', parse: (v) => oneOf(v, ['half', 'full']), format: (v: string) => v },
   quirks: { key: 'quirks', parse: (v) => oneOf(v, ['none', 'upstream']), format: (v: string) => v },
   vbe: { key: 'vbe', parse: (v) => oneOf(v, ['sample', 'strict']), format: (v: string) => v },
   restore: { key: 'restore', parse: (v) => { if (!v.startsWith('/')) throw new Error('must be an absolute path to a snapshot file'); return v; }, format: (v: string) => v },
@@ -179,7 +182,7 @@ export function inputFromMdevctl(json: unknown, source: string): DefinitionInput
     }
   });
   const t = deviceType(type);
-  if ((d['resolution'] !== undefined || d['noEdid'] !== undefined) && !t.edid) fail('attrs', `give resolution or edid, which ${type} has no EDID for`);
+  if ((d['resolution'] !== undefined || d['noEdid'] !== undefined || d['edidVram'] !== undefined) && !t.edid) fail('attrs', `give resolution, edid or edid_vram, which ${type} has no EDID for`);
   if (d['vbe'] !== undefined && !t.vbe) fail('attrs.vbe', `applies to mbochs types only, not to ${type}`);
   return d as unknown as DefinitionInput;
 }

@@ -12,6 +12,7 @@ import {
   DefinitionStore, MAX_DEFINITION_BYTES, fromMdevctl, inputFromMdevctl, mdevctlDump, toMdevctl, type Definition,
 } from '../../../src/mgmt/definitions.ts';
 import { ManagerError } from '../../../src/mgmt/manager.ts';
+import { createArgs } from '../../../src/mgmt/defined-devices.ts';
 import { ConfigError } from '../../../src/util/errors.ts';
 import { MDEVCTL_LIST_LIKE, parseMdevctlList } from '../../support/mdevctl-shape.ts';
 
@@ -162,7 +163,9 @@ describe('fromMdevctl names the field that is wrong', () => {
     ['a bad socket group', { ...ok, attrs: [{ name: 'gpu' }, { socket_group: 'a b' }] }, 'f.json: attrs[1].socket_group must be a group name or number'],
     ['a socket mode that is not octal', { ...ok, attrs: [{ name: 'gpu' }, { socket_mode: 'rw' }] }, 'f.json: attrs[1].socket_mode must be an octal mode such as 0600 or 0660, not "rw".'],
     ['a socket mode for others', { ...ok, attrs: [{ name: 'gpu' }, { socket_mode: '0666' }] }, 'f.json: attrs[1].socket_mode 0666 may grant read and write to the owner and the group only'],
-    ['a resolution for a type without EDID', { mdev_type: 'mdpy-vga', start: 'auto', attrs: [{ name: 'x' }, { resolution: '800x600' }] }, 'f.json: attrs give resolution or edid'],
+    ['a resolution for a type without EDID', { mdev_type: 'mdpy-vga', start: 'auto', attrs: [{ name: 'x' }, { resolution: '800x600' }] }, 'f.json: attrs give resolution, edid or edid_vram'],
+    ['edid_vram for a type without EDID', { mdev_type: 'mdpy-vga', start: 'auto', attrs: [{ name: 'x' }, { edid_vram: 'full' }] }, 'f.json: attrs give resolution, edid or edid_vram, which mdpy-vga has no EDID for'],
+    ['an unknown edid_vram', { ...ok, attrs: [{ name: 'gpu' }, { edid_vram: 'all' }] }, 'f.json: attrs[1].edid_vram must be half or full, not "all"'],
     ['vbe for an mdpy type', { mdev_type: 'mdpy-vga', start: 'auto', attrs: [{ name: 'x' }, { vbe: 'strict' }] }, 'f.json: attrs.vbe applies to mbochs types only'],
     ['no name', { mdev_type: 'mdpy-vga', start: 'auto', attrs: [] }, 'f.json: attrs must name the device'],
   ];
@@ -180,7 +183,9 @@ describe('fromMdevctl names the field that is wrong', () => {
   });
 
   it('toMdevctl and fromMdevctl are inverse for a full definition', () => {
-    const d: Definition = { uuid: UUID_A, type: 'mbochs-large', name: 'big', start: 'auto', resolution: { width: 2560, height: 1600 }, quirks: 'none', vbe: 'sample', socketMode: 0o620, socketGroup: '4242' };
+    const d: Definition = { uuid: UUID_A, type: 'mbochs-large', name: 'big', start: 'auto', resolution: { width: 2560, height: 1600 }, edidVram: 'full', quirks: 'none', vbe: 'sample', socketMode: 0o620, socketGroup: '4242' };
+    expect(toMdevctl(d).attrs).toContainEqual({ edid_vram: 'full' });
+    expect(createArgs(d)).toMatchObject({ type: 'mbochs-large', resolution: { width: 2560, height: 1600 }, edidVram: 'full' });
     expect(fromMdevctl(JSON.parse(JSON.stringify(toMdevctl(d))), UUID_A.toUpperCase(), 'x')).toEqual(d);
   });
 });
