@@ -78,6 +78,7 @@ import {
 import type { InstanceBudget, BudgetReservation } from '../common/budget.ts';
 import { resolveCommon, type DeviceOptions, type Quirks } from '../common/options.ts';
 import { destroyedError } from '../common/lifecycle.ts';
+import { sampleConfigRead, sampleConfigWrite } from '../common/sample-config.ts';
 import { DispiRegisters, type DispiSnapshot, type VbeMode, type VramClearRequest } from './dispi.ts';
 import { DmabufTable } from './dmabuf.ts';
 import { EdidRegion, MBOCHS_EDID_SIZE, type EdidRegionSnapshot } from './edid-region.ts';
@@ -484,7 +485,9 @@ export class MbochsDevice implements VfioDevice {
     if (region === undefined) return this.#emptyAccess(index, offset, dst.length);
     switch (region.kind) {
       case 'config':
-        this.#config.readBytes(offset, dst);
+        // 'upstream': the sample's bound, a chunk starting below 0xff is answered (devices/common/sample-config.ts).
+        if (this.quirks === 'upstream') sampleConfigRead(this.#config, offset, dst);
+        else this.#config.readBytes(offset, dst);
         return;
       case 'mmio':
         this.#mmio.regionRead(offset, dst);
@@ -507,7 +510,8 @@ export class MbochsDevice implements VfioDevice {
     if (region === undefined) return this.#emptyAccess(index, offset, data.length);
     switch (region.kind) {
       case 'config':
-        this.#config.writeBytes(offset, data);
+        if (this.quirks === 'upstream') sampleConfigWrite(this.#config, offset, data);
+        else this.#config.writeBytes(offset, data);
         return;
       case 'mmio':
         // Strict mode: an ENABLE 0→1 edge without NOCLEARMEM clears the visible VRAM (QEMU vbe_ioport_write_data).

@@ -71,6 +71,7 @@ import { showSent } from '../../src/pci/format.ts';
 import type { BudgetReservation, InstanceBudget } from '../common/budget.ts';
 import { resolveCommon, type DeviceOptions, type Quirks } from '../common/options.ts';
 import { destroyedError } from '../common/lifecycle.ts';
+import { sampleConfigRead, sampleConfigSpan, sampleConfigWrite } from '../common/sample-config.ts';
 import {
   MDPY_DISPLAY_REGION,
   MDPY_EMPTY_BELOW,
@@ -270,7 +271,8 @@ export class MdpyDevice implements VfioDevice {
     const kind = this.#locate(index, offset, dst.length, 'read');
     if (kind === undefined || dst.length === 0) return;
     if (kind === 'config') {
-      this.config.readBytes(offset, dst);
+      if (this.quirks === 'upstream') sampleConfigRead(this.config, offset, dst);
+      else this.config.readBytes(offset, dst);
       return;
     }
     const fb = this.#fb.bytes;
@@ -289,7 +291,8 @@ export class MdpyDevice implements VfioDevice {
     const kind = this.#locate(index, offset, data.length, 'write');
     if (kind === undefined || data.length === 0) return;
     if (kind === 'config') {
-      this.config.writeBytes(offset, data);
+      if (this.quirks === 'upstream') sampleConfigWrite(this.config, offset, data);
+      else this.config.writeBytes(offset, data);
       return;
     }
     const fb = this.#fb.bytes;
@@ -302,14 +305,23 @@ export class MdpyDevice implements VfioDevice {
     fb.set(data, offset);
   }
 
-  /** Range-check an access; the region kind, or undefined for an empty region (count 0 at 0). */
+  /**
+   * Range-check an access; the region kind, or undefined for an empty region
+   * (count 0 at 0). 'upstream' config accesses follow the sample's bound
+   * instead: answered when every chunk starts below 0xff, so they may run up
+   * to 256 (devices/common/sample-config.ts).
+   */
   #locate(index: number, offset: number, count: number, op: string): MdpyRegionKind | undefined {
     this.#live();
     const info = this.regionInfo(index);
-    if (!inRange(offset, count, info.size)) {
+    const kind = this.layout.entry(index)?.kind;
+    const inside = kind === 'config' && this.quirks === 'upstream'
+      ? sampleConfigSpan(offset, count, info.size) !== undefined
+      : inRange(offset, count, info.size);
+    if (!inside) {
       throw new VfioError('EFAULT', `${this.name}: region ${index} ${op} [${offset}, +${count}) outside its ${info.size} bytes`);
     }
-    return this.layout.entry(index)?.kind;
+    return kind;
   }
 
   /**
