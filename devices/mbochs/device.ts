@@ -58,6 +58,7 @@ import { EMPTY_PLANE, classifyPlaneQuery } from '../../src/vfio/gfx.ts';
 import { inRange } from '../../src/vfio/access.ts';
 import { validateIrqSet } from '../../src/vfio/irq.ts';
 import { typeCap } from '../../src/vfio/region-caps.ts';
+import { VfioRegionInfo, VfioRegionInfoCapType } from '../../src/vfio/structs.ts';
 import { defineRegionLayout, type RegionLayout } from '../../src/vfio/region-layout.ts';
 import {
   DRM_PLANE_TYPE_PRIMARY,
@@ -249,6 +250,15 @@ export interface MbochsDmabufStats {
 }
 
 /* ---- Helpers ---- */
+
+/**
+ * sizeof(struct vfio_region_info_ext) in mbochs.c: a vfio_region_info and one
+ * vfio_region_info_cap_type, 32 + 16 = 48 bytes. mbochs_ioctl()
+ * (VFIO_DEVICE_GET_REGION_INFO, Linux v6.12) copies the caller's argsz back
+ * from that struct, so it refuses any argsz above it with EINVAL, whatever
+ * the index and whether the region has caps.
+ */
+const MBOCHS_REGION_INFO_EXT_SIZE = VfioRegionInfo.size + VfioRegionInfoCapType.size;
 
 function resolveType(type: MbochsType | string): MbochsType {
   if (typeof type === 'string') return mbochsType(type);
@@ -463,9 +473,17 @@ export class MbochsDevice implements VfioDevice {
     return this.#info;
   }
 
-  /** GET_REGION_INFO from the layout table; indexes 1, 3–6, 8 are empty, ≥ 10 EINVAL. */
-  regionInfo(index: number): RegionInfo {
+  /**
+   * GET_REGION_INFO from the layout table; indexes 1, 3–6, 8 are empty, ≥ 10
+   * EINVAL. 'upstream': an `argsz` above {@link MBOCHS_REGION_INFO_EXT_SIZE}
+   * (48) is EINVAL too, for every index, as the sample refuses it.
+   */
+  regionInfo(index: number, argsz?: number): RegionInfo {
     this.#alive('GET_REGION_INFO');
+    // FIX (docs/devices/mbochs.md "Sample bugs fixed by default" item 6): any argsz ≥ 32 is answered; 'upstream' refuses > 48.
+    if (this.quirks === 'upstream' && argsz !== undefined && argsz > MBOCHS_REGION_INFO_EXT_SIZE) {
+      throw new VfioError('EINVAL', `GET_REGION_INFO: argsz ${argsz} is above the sample's ${MBOCHS_REGION_INFO_EXT_SIZE}-byte vfio_region_info_ext`);
+    }
     return this.layout.info(index);
   }
 

@@ -202,6 +202,22 @@ describe('regions', () => {
     }
   });
 
+  it('upstream: GET_REGION_INFO with argsz above 48 is EINVAL for every index, caps or not, as mbochs.c mbochs_ioctl() refuses argsz > sizeof(struct vfio_region_info_ext) (commit 104c7405a64d, Linux v6.12); 32–48 are answered; the default answers any argsz', () => {
+    const up = make('small', { quirks: 'upstream' });
+    const def = make('small');
+    for (let i = 0; i < 10; i++) {
+      for (const argsz of [32, 40, 48]) expect(up.regionInfo(i, argsz)).toEqual(up.regionInfo(i));
+      for (const argsz of [49, 56, 64, 4096, 0xffffffff]) {
+        expect(() => up.regionInfo(i, argsz), `index ${i} argsz ${argsz}`).toThrow(errno('EINVAL'));
+        expect(def.regionInfo(i, argsz)).toEqual(def.regionInfo(i));
+      }
+    }
+    // the argsz check comes first in the sample; an unknown index is EINVAL either way
+    expect(() => up.regionInfo(10, 64)).toThrow(errno('EINVAL'));
+    // callers that answer no request (inspectors, the display) pass no argsz
+    expect(up.regionInfo(EDID)).toEqual(def.regionInfo(EDID));
+  });
+
   it('the EDID region info encodes as QEMU expects it (argsz 32, then 48)', () => {
     const info = make('small').regionInfo(EDID);
     const short = encodeUserRegionInfo(info, 32);
