@@ -45,8 +45,8 @@ export function readJsonfile(path: string): unknown {
   const bytes = readPrivateFile(path, { what: 'JSON file', instead: 'choose another with --jsonfile', maxBytes: MAX_DEFINITION_BYTES, secret: false });
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch (err) {
-    throw new ConfigError(`${path} is not valid JSON (${(err as Error).message.replace(/\.$/, '')}).`);
+  } catch {
+    throw new ConfigError(`${path} is not valid UTF-8 JSON.`);
   }
 }
 

@@ -297,6 +297,8 @@ export class Manager {
     this.#opts = opts;
     // In /tmp another user could have made the directory first and planted sockets in it.
     const gid = opts.socketGroup === undefined ? undefined : resolveGroup(opts.socketGroup);
+    // Checked before anything is created too, so that a refusal leaves no directory behind.
+    if (gid !== undefined) checkGroupCanReach(opts.dir, gid, opts.socketGroup!);
     ensurePrivateDir(opts.dir, { what: 'Socket directory', instead: 'choose another with --dir', ...(gid !== undefined ? { group: gid } : {}) });
     if (gid !== undefined) {
       checkGroupCanReach(opts.dir, gid, opts.socketGroup!);
