@@ -405,6 +405,8 @@ function predictRegionInfo(m: SessionModel, msg: Msg): Pred {
   if (p.length < 32) return err(EINVAL);
   const argsz = rd32(p, 0), index = rd32(p, 8);
   if (argsz < 32) return err(EINVAL);
+  // mbochs.c (Linux v6.12) copies argsz bytes of its 48-byte vfio_region_info_ext back: it refuses more (docs/devices/mbochs.md).
+  if (m.device === 'mbochs' && m.quirks === 'upstream' && argsz > 48) return err(EINVAL);
   const fact = m.facts.regions.get(index);
   if (fact === undefined) return err(EINVAL);
   // Over vfio-user a region is mappable only with an fd to pass; without one, MMAP and the sparse cap go.
