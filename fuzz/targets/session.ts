@@ -299,6 +299,10 @@ function resolveOffset(m: SessionModel, index: number, off: OffsetSpec): bigint 
 function predictAccess(m: SessionModel, index: number, off: number, count: number): Pred | undefined {
   const size = regionSize(m, index);
   if (size === undefined) return err(EINVAL);
+  if (index === 7 && m.quirks === 'upstream') {
+    // mdpy.c / mbochs.c mdev_access() (Linux v6.12): each chunk is answered when it starts below 0xff, so an access may end at 0x100.
+    return off < size && off + count <= 0x100 ? undefined : err(EFAULT);
+  }
   if (off + count > size) return err(EFAULT);
   if (index === 0 && m.facts.bar0Skew > 0 && off + m.facts.bar0Skew + count > size) return err(EFAULT);
   return undefined;
