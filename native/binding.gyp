@@ -9,6 +9,7 @@
         "src/memfd.cc",
         "src/mmap.cc",
         "src/scm.cc",
+        "src/dgram.cc",
         "src/eventfd.cc",
         "src/watcher.cc"
       ],

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Debian packages some tests use: chromium (the live view's browser test),
+# Debian packages some tests use: chromium (the browser view's test),
 # edid-decode (checks our EDID blobs), vncsnapshot (a real VNC client for the
 # VNC auth test and the native-client harness, with libjpeg-turbo-progs: djpeg
 # decodes its JPEG), openssl (its legacy provider checks our DES),
 # qemu-system-x86 (QMP input against a real QEMU, and QEMU's VNC server as the
 # harness's reference; it depends on seabios, the firmware its guest sits in),
 # and tigervnc-viewer under xvfb with x11-apps (xwd) and x11-utils (xwininfo)
-# for the harness's TigerVNC (test/support/vnc-clients.ts). Installed when
+# for the harness's TigerVNC (test/support/vnc-clients.ts), python3 (the
+# datagram receiver of the sd_notify test, and the socket-group test's client
+# as another uid, test/support/vfio-user-version.py, with setpriv from
+# util-linux), and systemd and procps (the systemd-analyze that verifies the
+# units in contrib/, and the /bin/kill their ExecReload= names; the
+# debian:bookworm image has neither). Installed when
 # missing and when we can (root with apt-get, as on the project's machines and
 # CI); otherwise those tests skip locally and say why. Run explicitly: `npm run
 # setup:test`, and by .ci/run before `npm test` (which never installs anything
@@ -23,6 +28,10 @@ command -v xtigervncviewer >/dev/null 2>&1 || need+=(tigervnc-viewer)
 command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
 command -v xwd >/dev/null 2>&1 || need+=(x11-apps)
 command -v xwininfo >/dev/null 2>&1 || need+=(x11-utils)
+[ -x /usr/bin/python3 ] || need+=(python3)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+[ -x /bin/kill ] || need+=(procps)
+command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "test-deps: ${need[*]} missing and not installable here (need root + apt-get); the tests that use them will skip" >&2

@@ -58,6 +58,7 @@ import { EMPTY_PLANE, classifyPlaneQuery } from '../../src/vfio/gfx.ts';
 import { inRange } from '../../src/vfio/access.ts';
 import { validateIrqSet } from '../../src/vfio/irq.ts';
 import { typeCap } from '../../src/vfio/region-caps.ts';
+import { VfioRegionInfo, VfioRegionInfoCapType } from '../../src/vfio/structs.ts';
 import { defineRegionLayout, type RegionLayout } from '../../src/vfio/region-layout.ts';
 import {
   DRM_PLANE_TYPE_PRIMARY,
@@ -78,6 +79,7 @@ import {
 import type { InstanceBudget, BudgetReservation } from '../common/budget.ts';
 import { resolveCommon, type DeviceOptions, type Quirks } from '../common/options.ts';
 import { destroyedError } from '../common/lifecycle.ts';
+import { sampleConfigRead, sampleConfigWrite } from '../common/sample-config.ts';
 import { DispiRegisters, type DispiSnapshot, type VbeMode, type VramClearRequest } from './dispi.ts';
 import { DmabufTable } from './dmabuf.ts';
 import { EdidRegion, MBOCHS_EDID_SIZE, type EdidRegionSnapshot } from './edid-region.ts';
@@ -248,6 +250,15 @@ export interface MbochsDmabufStats {
 }
 
 /* ---- Helpers ---- */
+
+/**
+ * sizeof(struct vfio_region_info_ext) in mbochs.c: a vfio_region_info and one
+ * vfio_region_info_cap_type, 32 + 16 = 48 bytes. mbochs_ioctl()
+ * (VFIO_DEVICE_GET_REGION_INFO, Linux v6.12) copies the caller's argsz back
+ * from that struct, so it refuses any argsz above it with EINVAL, whatever
+ * the index and whether the region has caps.
+ */
+const MBOCHS_REGION_INFO_EXT_SIZE = VfioRegionInfo.size + VfioRegionInfoCapType.size;
 
 function resolveType(type: MbochsType | string): MbochsType {
   if (typeof type === 'string') return mbochsType(type);
@@ -464,9 +475,17 @@ export class MbochsDevice implements VfioDevice {
     return this.#info;
   }
 
-  /** GET_REGION_INFO from the layout table; indexes 1, 3–6, 8 are empty, ≥ 10 EINVAL. */
-  regionInfo(index: number): RegionInfo {
+  /**
+   * GET_REGION_INFO from the layout table; indexes 1, 3–6, 8 are empty, ≥ 10
+   * EINVAL. 'upstream': an `argsz` above {@link MBOCHS_REGION_INFO_EXT_SIZE}
+   * (48) is EINVAL too, for every index, as the sample refuses it.
+   */
+  regionInfo(index: number, argsz?: number): RegionInfo {
     this.#alive('GET_REGION_INFO');
+    // FIX (docs/devices/mbochs.md "Sample bugs fixed by default" item 6): any argsz ≥ 32 is answered; 'upstream' refuses > 48.
+    if (this.quirks === 'upstream' && argsz !== undefined && argsz > MBOCHS_REGION_INFO_EXT_SIZE) {
+      throw new VfioError('EINVAL', `GET_REGION_INFO: argsz ${argsz} is above the sample's ${MBOCHS_REGION_INFO_EXT_SIZE}-byte vfio_region_info_ext`);
+    }
     return this.layout.info(index);
   }
 
@@ -486,7 +505,9 @@ export class MbochsDevice implements VfioDevice {
     if (region === undefined) return this.#emptyAccess(index, offset, dst.length);
     switch (region.kind) {
       case 'config':
-        this.#config.readBytes(offset, dst);
+        // 'upstream': the sample's bound, a chunk starting below 0xff is answered (devices/common/sample-config.ts).
+        if (this.quirks === 'upstream') sampleConfigRead(this.#config, offset, dst);
+        else this.#config.readBytes(offset, dst);
         return;
       case 'mmio':
         this.#mmio.regionRead(offset, dst);
@@ -509,7 +530,8 @@ export class MbochsDevice implements VfioDevice {
     if (region === undefined) return this.#emptyAccess(index, offset, data.length);
     switch (region.kind) {
       case 'config':
-        this.#config.writeBytes(offset, data);
+        if (this.quirks === 'upstream') sampleConfigWrite(this.#config, offset, data);
+        else this.#config.writeBytes(offset, data);
         return;
       case 'mmio':
         // Strict mode: an ENABLE 0→1 edge without NOCLEARMEM clears the visible VRAM (QEMU vbe_ioport_write_data).

@@ -1,6 +1,6 @@
 /**
  * The mbochs dmabuf table, done right (docs/devices/mbochs.md "Plane query and dmabufs"
- * and "Sample bugs fixed by default" items 6, 7; invariants 19, 20, 22–25).
+ * and "Sample bugs fixed by default" items 7, 8; invariants 19, 20, 22–25).
  *
  * Model:
  * - A record is an immutable (id, Mode) pair. A valid PRIMARY plane query

@@ -8,7 +8,7 @@
  *   "Fix:" below and listed in docs/devices/mdpy.md ("Sample bugs fixed by
  *   default").
  * - 'upstream': the sample's observable protocol quirks, bounded (nothing
- *   here ever reads or writes outside the framebuffer).
+ *   here ever reads or writes outside BAR0's memory).
  *
  * Display region choice (docs/devices/mdpy.md "The display region"). The
  * kernel's plane reports region_index 16 (MDPY_DISPLAY_REGION), an alias of
@@ -21,12 +21,19 @@
  * clients. 'upstream' reports 16, as the kernel does.
  *
  * Framebuffer backing. BAR0 is memsize (a power of two) but the visible
- * framebuffer is W·H·4 bytes, page aligned for every type. By default the
- * framebuffer memory is exactly W·H·4 bytes and BAR0 (and its alias 16)
- * carries a sparse-mmap capability (VFIO_REGION_INFO_CAP_SPARSE_MMAP, include/uapi/linux/vfio.h)
- * with the one area [0, W·H·4); the padding tail [W·H·4, memsize) is
- * emulated through read()/write(): reads 0, writes are dropped. 'upstream'
- * backs all of memsize and lets the whole BAR be mapped, without a cap.
+ * framebuffer is W·H·4 bytes, page aligned for every type. The whole BAR is
+ * backed by memory in both profiles, as the kernel backs it (mdpy.c
+ * mdpy_init_dev(): memblk = vmalloc_user(memsize), zeroed): mdpy-fb hands
+ * the whole BAR to guest userspace (mdpy-fb.c mdpy_fb_probe(): smem_len =
+ * pci_resource_len(BAR0), screen_size = smem_len), so bytes a guest writes
+ * past the picture through /dev/fbN must read back. A memfd's pages cost
+ * nothing until touched. By default BAR0 (and its alias 16) still carries a
+ * sparse-mmap capability (VFIO_REGION_INFO_CAP_SPARSE_MMAP,
+ * include/uapi/linux/vfio.h) with the one area [0, W·H·4): what a client
+ * maps is the picture the plane describes (plane size = the area), and a
+ * VMM traps guest accesses to the padding [W·H·4, memsize) into
+ * read()/write(), which reach the same memory. 'upstream' lets the whole
+ * BAR be mapped, without a cap, as the kernel does.
  */
 import {
   ConfigSpace,
@@ -64,6 +71,7 @@ import { showSent } from '../../src/pci/format.ts';
 import type { BudgetReservation, InstanceBudget } from '../common/budget.ts';
 import { resolveCommon, type DeviceOptions, type Quirks } from '../common/options.ts';
 import { destroyedError } from '../common/lifecycle.ts';
+import { sampleConfigRead, sampleConfigSpan, sampleConfigWrite } from '../common/sample-config.ts';
 import {
   MDPY_DISPLAY_REGION,
   MDPY_EMPTY_BELOW,
@@ -91,7 +99,9 @@ export const MDPY_SNAPSHOT_VERSION = 1;
 /**
  * A device snapshot: a named record of plain data (msgpack encodes the
  * Uint8Arrays as bin). Holds the guest-visible state: config space and the
- * framebuffer memory (W·H·4 bytes by default, memsize with 'upstream').
+ * BAR0 memory (memsize bytes; restore also takes the W·H·4 bytes that
+ * default-profile snapshots held before the padding was backed, and zeroes
+ * the padding then, which is what that device read back there).
  */
 export interface MdpySnapshot {
   readonly format: typeof MDPY_SNAPSHOT_FORMAT;
@@ -118,7 +128,6 @@ export class MdpyDevice implements VfioDevice {
 
   readonly #fb: Memory;
   readonly #reservation: BudgetReservation;
-  readonly #infos: ReadonlyMap<number, RegionInfo>;
   readonly #plane: GfxPlaneInfo;
   readonly #info: DeviceInfo;
   /**
@@ -157,15 +166,14 @@ export class MdpyDevice implements VfioDevice {
       assert(bar0 !== undefined, 'mdpy config space has no BAR0');
       this.config = upstream ? new ConfigSpace(mdpyConfigOptions(this.type, this.quirks, [sampleBarWriteHook(bar0)])) : plain;
 
-      // Default: back only the visible W·H·4 bytes (a sparse-mmap area); the sample vmallocs memsize.
-      const fbLen = upstream ? this.type.memsize : this.type.fbSize;
+      // The whole BAR, as the sample's vmalloc_user(memsize): the padding holds what the guest stores there.
+      const fbLen = this.type.memsize;
       fb = common.memory(`${this.name}-fb`, fbLen);
       if (fb.size !== fbLen || fb.bytes.length !== fbLen) {
         throw new ConfigError(`memory factory returned ${fb.size} bytes for ${this.name}-fb; ${fbLen} were requested.`);
       }
       this.#fb = fb;
       this.layout = this.#buildLayout(fb);
-      this.#infos = this.#buildInfos(fb);
       this.#plane = this.#buildPlane();
       this.#info = Object.freeze({
         // Fix (default): advertise RESET; the sample's RESET ioctl works but
@@ -184,47 +192,26 @@ export class MdpyDevice implements VfioDevice {
   }
 
   /**
-   * The region table. The sample's regions are R|W|MMAP over memsize; by
-   * default the backing is shorter than the region (sparse), which
-   * defineRegionLayout cannot express (it requires an mmap backing that spans
-   * the whole region), so the table carries R|W and {@link #buildInfos} adds
-   * MMAP, the backing and the sparse-mmap cap.
+   * The region table: the sample's regions, R|W|MMAP over memsize for BAR0
+   * and its alias 16, backed by the whole memory. By default they carry the
+   * sparse-mmap cap that makes only the picture [0, W·H·4) mappable.
    */
   #buildLayout(fb: Memory): RegionLayout<MdpyRegionKind> {
-    const upstream = this.quirks === 'upstream';
+    const caps = this.quirks === 'upstream' ? [] : [sparseMmapCap([{ offset: 0, size: this.type.fbSize }])];
     const entries = MDPY_REGIONS.map((row): RegionLayoutEntry<MdpyRegionKind> => {
-      const size = row.size === 'memsize' ? this.type.memsize : this.config.size;
       const mmap = (row.flags & VFIO_REGION_INFO_FLAG_MMAP) !== 0;
       return {
         index: row.index,
         name: row.name,
         offset: row.offset,
-        size,
-        flags: mmap && !upstream ? row.flags & ~VFIO_REGION_INFO_FLAG_MMAP : row.flags,
+        size: row.size === 'memsize' ? this.type.memsize : this.config.size,
+        flags: row.flags,
         kind: row.kind,
-        ...(mmap && upstream ? { mmap: { memory: fb, memoryOffset: 0 } } : {}),
+        ...(mmap ? { mmap: { memory: fb, memoryOffset: 0 }, caps } : {}),
         ...(row.aliasOf !== undefined ? { aliasOf: row.aliasOf } : {}),
       };
     });
     return defineRegionLayout(entries, { emptyBelow: MDPY_EMPTY_BELOW });
-  }
-
-  /** GET_REGION_INFO answers that differ from the table: BAR0 and its alias, by default. */
-  #buildInfos(fb: Memory): ReadonlyMap<number, RegionInfo> {
-    const infos = new Map<number, RegionInfo>();
-    if (this.quirks === 'upstream') return infos;
-    const caps = Object.freeze([sparseMmapCap([{ offset: 0, size: this.type.fbSize }])]);
-    for (const row of MDPY_REGIONS) {
-      if ((row.flags & VFIO_REGION_INFO_FLAG_MMAP) === 0) continue;
-      const base = this.layout.info(row.index);
-      infos.set(row.index, Object.freeze({
-        ...base,
-        flags: base.flags | VFIO_REGION_INFO_FLAG_MMAP,
-        caps,
-        mmap: { memory: fb, memoryOffset: 0 },
-      }));
-    }
-    return infos;
   }
 
   #buildPlane(): GfxPlaneInfo {
@@ -273,7 +260,7 @@ export class MdpyDevice implements VfioDevice {
   /** VFIO_DEVICE_GET_REGION_INFO (mdpy.c mdpy_get_region_info()). @throws VfioError EINVAL for 9–15, ≥ 17. */
   regionInfo(index: number): RegionInfo {
     this.#live();
-    return this.#infos.get(index) ?? this.layout.info(index);
+    return this.layout.info(index);
   }
 
   /**
@@ -284,7 +271,8 @@ export class MdpyDevice implements VfioDevice {
     const kind = this.#locate(index, offset, dst.length, 'read');
     if (kind === undefined || dst.length === 0) return;
     if (kind === 'config') {
-      this.config.readBytes(offset, dst);
+      if (this.quirks === 'upstream') sampleConfigRead(this.config, offset, dst);
+      else this.config.readBytes(offset, dst);
       return;
     }
     const fb = this.#fb.bytes;
@@ -294,11 +282,8 @@ export class MdpyDevice implements VfioDevice {
       forEachChunk(offset, dst.length, (_pos, size, at) => { dst.set(fb.subarray(0, size), at); });
       return;
     }
-    // Fix (default): honour the offset (docs/devices/mdpy.md "Sample bugs fixed by default" item 1). The sparse padding tail reads 0.
-    const end = offset + dst.length;
-    const backed = fb.length;
-    if (offset < backed) dst.set(fb.subarray(offset, Math.min(end, backed)), 0);
-    if (end > backed) dst.fill(0, Math.max(0, backed - offset));
+    // Fix (default): honour the offset (docs/devices/mdpy.md "Sample bugs fixed by default" item 1), padding included.
+    dst.set(fb.subarray(offset, offset + dst.length));
   }
 
   /** write() on a region; same range rules as {@link regionRead}. */
@@ -306,7 +291,8 @@ export class MdpyDevice implements VfioDevice {
     const kind = this.#locate(index, offset, data.length, 'write');
     if (kind === undefined || data.length === 0) return;
     if (kind === 'config') {
-      this.config.writeBytes(offset, data);
+      if (this.quirks === 'upstream') sampleConfigWrite(this.config, offset, data);
+      else this.config.writeBytes(offset, data);
       return;
     }
     const fb = this.#fb.bytes;
@@ -315,19 +301,27 @@ export class MdpyDevice implements VfioDevice {
       forEachChunk(offset, data.length, (_pos, size, at) => { fb.set(data.subarray(at, at + size), 0); });
       return;
     }
-    // Fix (default): honour the offset (docs/devices/mdpy.md "Sample bugs fixed by default" item 1). Writes to the padding tail are dropped.
-    const backed = fb.length;
-    if (offset < backed) fb.set(data.subarray(0, Math.min(data.length, backed - offset)), offset);
+    // Fix (default): honour the offset (docs/devices/mdpy.md "Sample bugs fixed by default" item 1), padding included.
+    fb.set(data, offset);
   }
 
-  /** Range-check an access; the region kind, or undefined for an empty region (count 0 at 0). */
+  /**
+   * Range-check an access; the region kind, or undefined for an empty region
+   * (count 0 at 0). 'upstream' config accesses follow the sample's bound
+   * instead: answered when every chunk starts below 0xff, so they may run up
+   * to 256 (devices/common/sample-config.ts).
+   */
   #locate(index: number, offset: number, count: number, op: string): MdpyRegionKind | undefined {
     this.#live();
     const info = this.regionInfo(index);
-    if (!inRange(offset, count, info.size)) {
+    const kind = this.layout.entry(index)?.kind;
+    const inside = kind === 'config' && this.quirks === 'upstream'
+      ? sampleConfigSpan(offset, count, info.size) !== undefined
+      : inRange(offset, count, info.size);
+    if (!inside) {
       throw new VfioError('EFAULT', `${this.name}: region ${index} ${op} [${offset}, +${count}) outside its ${info.size} bytes`);
     }
-    return this.layout.entry(index)?.kind;
+    return kind;
   }
 
   /**
@@ -423,7 +417,8 @@ export class MdpyDevice implements VfioDevice {
    * Replace config space and framebuffer with a snapshot's. All checks come
    * first: a refused snapshot changes nothing.
    * @throws ConfigError for another format, version, type or profile, a
-   *   framebuffer of the wrong size, or a config image of another device shape.
+   *   framebuffer of neither memsize nor (default profile) W·H·4 bytes, or a
+   *   config image of another device shape.
    */
   restore(snapshot: MdpySnapshot): void {
     this.#live();
@@ -442,10 +437,14 @@ export class MdpyDevice implements VfioDevice {
       throw new ConfigError(`mdpy snapshot taken with quirks ${showSent(s.quirks)} cannot be restored into a '${this.quirks}' device.`);
     }
     const fb = s.framebuffer;
-    if (!(fb instanceof Uint8Array) || fb.length !== this.#fb.size) {
-      throw new ConfigError(`mdpy snapshot: framebuffer must be ${this.#fb.size} bytes.`);
+    // Default-profile snapshots held only the W·H·4 picture before the padding was backed; they still restore.
+    const legacy = this.quirks === 'none' ? this.type.fbSize : this.#fb.size;
+    if (!(fb instanceof Uint8Array) || (fb.length !== this.#fb.size && fb.length !== legacy)) {
+      const sizes = legacy === this.#fb.size ? `${this.#fb.size}` : `${this.#fb.size} (or ${legacy}, the visible framebuffer)`;
+      throw new ConfigError(`mdpy snapshot: framebuffer must be ${sizes} bytes.`);
     }
     this.config.restore(s.config as ConfigSpaceSnapshot); // validates before changing anything
     this.#fb.bytes.set(fb);
+    this.#fb.bytes.fill(0, fb.length);
   }
 }

@@ -299,6 +299,10 @@ function resolveOffset(m: SessionModel, index: number, off: OffsetSpec): bigint 
 function predictAccess(m: SessionModel, index: number, off: number, count: number): Pred | undefined {
   const size = regionSize(m, index);
   if (size === undefined) return err(EINVAL);
+  if (index === 7 && m.quirks === 'upstream') {
+    // mdpy.c / mbochs.c mdev_access() (Linux v6.12): each chunk is answered when it starts below 0xff, so an access may end at 0x100.
+    return off < size && off + count <= 0x100 ? undefined : err(EFAULT);
+  }
   if (off + count > size) return err(EFAULT);
   if (index === 0 && m.facts.bar0Skew > 0 && off + m.facts.bar0Skew + count > size) return err(EFAULT);
   return undefined;
@@ -405,6 +409,8 @@ function predictRegionInfo(m: SessionModel, msg: Msg): Pred {
   if (p.length < 32) return err(EINVAL);
   const argsz = rd32(p, 0), index = rd32(p, 8);
   if (argsz < 32) return err(EINVAL);
+  // mbochs.c (Linux v6.12) copies argsz bytes of its 48-byte vfio_region_info_ext back: it refuses more (docs/devices/mbochs.md).
+  if (m.device === 'mbochs' && m.quirks === 'upstream' && argsz > 48) return err(EINVAL);
   const fact = m.facts.regions.get(index);
   if (fact === undefined) return err(EINVAL);
   // Over vfio-user a region is mappable only with an fd to pass; without one, MMAP and the sparse cap go.

@@ -1,7 +1,7 @@
 // mdevsim native shim: module init. Export table only; the functions live in
-// fd.cc, memfd.cc, mmap.cc, scm.cc, eventfd.cc and watcher.cc. The typed
-// declaration of everything exported here is src/sys/addon.ts (a test checks
-// that the two agree).
+// fd.cc, memfd.cc, mmap.cc, scm.cc, dgram.cc, eventfd.cc and watcher.cc. The
+// typed declaration of everything exported here is src/sys/addon.ts (a test
+// checks that the two agree).
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/eventfd.h>
@@ -57,6 +57,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mdevsim::InitMemfd(env, exports);
   mdevsim::InitMmap(env, exports);
   mdevsim::InitScm(env, exports);
+  mdevsim::InitDgram(env, exports);
   mdevsim::InitEventfd(env, exports);
   mdevsim::InitWatcher(env, exports);
   return exports;

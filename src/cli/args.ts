@@ -42,6 +42,22 @@ export function vbeArg(text: string | undefined): 'sample' | 'strict' | undefine
   return text;
 }
 
+/** --edid-vram, when given (src/display/edid-policy.ts EdidVram). */
+export function edidVramArg(text: string | undefined): 'half' | 'full' | undefined {
+  if (text !== undefined && text !== 'half' && text !== 'full') throw new UsageError(`--edid-vram must be half or full, not "${text}".`);
+  return text;
+}
+
+/** The help of --edid-vram, one wording for every command that takes it. */
+export const EDID_VRAM_HELP = 'VRAM share of modes mdevsim picks: half fits every guest (Linux bochs-drm up to 6.12 accepts no more), full needs 6.13+';
+
+/** A byte count as people read VRAM sizes: "8 MiB", "512 KiB", else bytes. */
+export function bytesText(n: number): string {
+  if (n >= 1 << 20 && n % (1 << 20) === 0) return `${n / (1 << 20)} MiB`;
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} bytes`;
+}
+
 /** A whole number flag in [1, max]. */
 export function countArg<F extends number | undefined>(flag: string, text: string | undefined, fallback: F, max: number): number | F {
   if (text === undefined) return fallback;

@@ -3,7 +3,7 @@
  * --defined), light to load: the command table imports them, the work
  * (src/cli/definitions.ts) is imported when a command runs.
  */
-import { COMMON, type CommonValues } from './args.ts';
+import { COMMON, EDID_VRAM_HELP, type CommonValues } from './args.ts';
 import { defaultConfigDir } from './paths.ts';
 
 /** Flags of define and modify (mdevctl's short forms where it has them). */
@@ -18,6 +18,7 @@ export const DEFINITION_FLAGS = {
   manual: { type: 'boolean', help: 'only "mdevsim start" starts it (mdevctl --manual; the default)' },
   resolution: { type: 'string', value: 'WxH', help: 'EDID preferred mode (mbochs); "default" clears it' },
   'no-edid': { type: 'boolean', help: 'keep the sample\'s initial EDID state (mbochs)' },
+  'edid-vram': { type: 'string', value: 'half|full', help: `${EDID_VRAM_HELP} (default: serve's; "default" clears it)` },
   quirks: { type: 'string', value: 'none|upstream', help: 'reproduce the samples\' bugs, or not' },
   vbe: { type: 'string', value: 'sample|strict', help: 'mbochs VBE register checks' },
   restore: { type: 'string', value: 'FILE', help: 'restore the device from this snapshot when it starts ("none" clears it)' },
@@ -29,6 +30,6 @@ export const DEFINITION_FLAGS = {
 export type DefinitionValues = CommonValues & {
   'config-dir'?: string | undefined; type?: string | undefined; uuid?: string | undefined; parent?: string | undefined;
   name?: string | undefined; auto?: boolean | undefined; manual?: boolean | undefined; resolution?: string | undefined;
-  'no-edid'?: boolean | undefined; quirks?: string | undefined; vbe?: string | undefined; restore?: string | undefined;
+  'no-edid'?: boolean | undefined; 'edid-vram'?: string | undefined; quirks?: string | undefined; vbe?: string | undefined; restore?: string | undefined;
   'socket-group'?: string | undefined; 'socket-mode'?: string | undefined; jsonfile?: string | undefined;
 };

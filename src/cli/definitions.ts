@@ -9,7 +9,7 @@ import type { Definition, DefinitionChange, DefinitionInput } from '../mgmt/defi
 import { DefinitionStore, fromMdevctl, MAX_DEFINITION_BYTES } from '../mgmt/definitions.ts';
 import { readPrivateFile } from '../sys/trusted-path.ts';
 import { parseSocketMode } from '../sys/socket-access.ts';
-import { controlPathOf, parseResolution, quirksArg, vbeArg } from './args.ts';
+import { controlPathOf, edidVramArg, parseResolution, quirksArg, vbeArg } from './args.ts';
 import type { DefinitionValues } from './definition-flags.ts';
 import { UsageError } from './command.ts';
 import { defaultConfigDir } from './paths.ts';
@@ -25,6 +25,7 @@ export function changeFromFlags(v: DefinitionValues): DefinitionChange {
   if (v.manual) c['start'] = 'manual';
   if (v.resolution !== undefined) c['resolution'] = v.resolution === 'default' ? null : parseResolution(v.resolution);
   if (v['no-edid']) c['noEdid'] = true;
+  if (v['edid-vram'] !== undefined) c['edidVram'] = v['edid-vram'] === 'default' ? null : edidVramArg(v['edid-vram']);
   if (v.quirks !== undefined) c['quirks'] = quirksArg(v.quirks);
   if (v.vbe !== undefined) c['vbe'] = vbeArg(v.vbe);
   if (v.restore !== undefined) c['restore'] = v.restore === 'none' ? null : absolute(v.restore);
@@ -45,8 +46,8 @@ export function readJsonfile(path: string): unknown {
   const bytes = readPrivateFile(path, { what: 'JSON file', instead: 'choose another with --jsonfile', maxBytes: MAX_DEFINITION_BYTES, secret: false });
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch (err) {
-    throw new ConfigError(`${path} is not valid JSON (${(err as Error).message.replace(/\.$/, '')}).`);
+  } catch {
+    throw new ConfigError(`${path} is not valid UTF-8 JSON.`);
   }
 }
 
@@ -104,6 +105,7 @@ export function definitionText(d: Definition): string {
   const extras = [
     d.resolution ? `resolution ${d.resolution.width}x${d.resolution.height}` : '',
     d.noEdid ? 'no EDID' : '',
+    d.edidVram ? `edid-vram ${d.edidVram}` : '',
     d.quirks && d.quirks !== 'none' ? `quirks ${d.quirks}` : '',
     d.vbe ? `vbe ${d.vbe}` : '',
     d.restore ? `restore ${d.restore}` : '',

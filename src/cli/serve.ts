@@ -22,6 +22,7 @@ import { DefinedDevices } from '../mgmt/defined-devices.ts';
 import type { RfbAuth } from '../vnc/rfb-connection.ts';
 import type { ConsoleInfo } from '../vnc/console.ts';
 import { qemuInputArgs } from '../vnc/qmp-endpoint.ts';
+import { notifyReady, notifyReloading, notifyStopping } from '../sys/sd-notify.ts';
 import { printEvent, type EventOutput } from './event-out.ts';
 import { logger } from '../util/log.ts';
 
@@ -45,6 +46,8 @@ export interface ServeOptions {
   readonly resolution?: { readonly width: number; readonly height: number };
   /** Keep the sample's initial EDID state (link down, no blob). */
   readonly noEdid?: boolean;
+  /** The edidVram of every device without its own (ManagerOptions.edidVram). @defaultValue 'half' */
+  readonly edidVram?: ManagerOptions['edidVram'];
   /** Start the control socket (`<dir>/control.sock`). @defaultValue true */
   readonly control?: boolean;
   /** Record each device's first connection to `${record}-<device>.trace`. */
@@ -128,6 +131,7 @@ export function startServing(opts: ServeOptions): Serving {
     ...(opts.socketMode !== undefined ? { socketMode: opts.socketMode } : {}),
     ...(opts.record !== undefined ? { record: opts.record, replaceRecords: opts.force ?? false } : {}),
     ...(opts.server !== undefined ? { server: opts.server } : {}),
+    ...(opts.edidVram !== undefined ? { edidVram: opts.edidVram } : {}),
     onServerEvent: (e) => logEvent(opts, e),
     // The devices made here print their console with their own line; later ones get a 'console' event.
     onEvent: (e) => { if (ready && !(e.kind === 'console' && atStartup.delete(e.name))) logManagerEvent(opts, e); },
@@ -288,26 +292,14 @@ export async function serveUntilSignalled(opts: ServeOptions): Promise<void> {
     stop();
     throw err;
   }
-  for (const d of devices) {
-    const con = consoles.get(d.name) ?? null;
-    const edid = d.edidMode ? `; EDID preferred mode ${d.edidMode.width}x${d.edidMode.height}` : '';
-    const human = [`${d.name} (${d.type.description}${edid}) on ${d.server.path}`];
-    if (con?.vnc) human.push(`  VNC ${con.display !== null ? `display :${con.display} on ${con.vnc}${con.auth === 'none' ? ' (no password)' : ' (password)'}` : `on ${con.vnc}`}`);
-    if (con?.qmp) human.push(`  keyboard and mouse through QMP on ${con.qmp} once QEMU connects; view-only until then`);
-    human.push(`  attach with:\n    ${qemuCommandLine(d.server.path, { qmp: con?.qmp ?? null })}\n`);
-    printEvent(opts, {
-      event: 'device', name: d.name, uuid: manager.list().find((i) => i.name === d.name)?.uuid ?? null, type: d.type.name, socket: d.server.path, edid: d.edidMode ?? null,
-      vnc: con?.vnc ?? null, display: con?.display ?? null, qmp: con?.qmp ?? null,
-    }, human.join('\n'));
-  }
-  if (control) printEvent(opts, { event: 'control', socket: control.path }, `control socket ${control.path} (mdevsim list|create|screenshot|... --control ${control.path})`);
-  if (view) printEvent(opts, { event: 'view', url: view.url }, `browser view: ${view.url}`);
-  printEvent(opts, { event: 'ready' }, `serving ${devices.length} device(s); Ctrl-C stops`);
+  // The handlers come before readiness is announced: a supervisor may signal as soon as it reads it,
+  // and a SIGTERM before them would kill serve without removing its sockets.
   const deadline = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
   let stopping = false;
   const onSignal = (sig: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
+    notifyStopping();
     setTimeout(() => {
       logger('cli').event('error', 'shutdown-timeout', `shutdown did not finish within ${deadline + 1000} ms; exiting anyway`);
       stop();
@@ -326,9 +318,13 @@ export async function serveUntilSignalled(opts: ServeOptions): Promise<void> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // `serve | head -1`: a reader that went away gets the same clean stop as a signal (sockets removed), not a crash.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') onSignal('SIGPIPE'); });
   // SIGHUP: read the definitions again (docs/service.md).
   process.on('SIGHUP', () => {
     if (stopping) return;
+    notifyReloading();
+    let status = '';
     try {
       const { actions, problems } = defined.startAuto();
       for (const p of problems) warn(opts, 'definition-skipped', p.message, { file: p.file });
@@ -336,9 +332,32 @@ export async function serveUntilSignalled(opts: ServeOptions): Promise<void> {
         if (a.action === 'failed') warn(opts, 'definition-failed', a.message, { name: a.name, uuid: a.uuid });
         else printEvent(opts, { event: 'reload', action: a.action, name: a.name, uuid: a.uuid }, `reload: ${a.message}`);
       }
-      printEvent(opts, { event: 'reloaded', definitions: defined.list().definitions.length }, `reloaded the definitions in ${defined.store.dir}`);
+      const count = defined.list().definitions.length;
+      printEvent(opts, { event: 'reloaded', definitions: count }, `reloaded the definitions in ${defined.store.dir}`);
+      status = `serving ${manager.list().length} device(s); reloaded ${count} definition(s)`;
     } catch (err) {
-      warn(opts, 'reload-failed', `reloading the definitions failed: ${err instanceof Error ? err.message : String(err)}`, {});
+      const message = err instanceof Error ? err.message : String(err);
+      warn(opts, 'reload-failed', `reloading the definitions failed: ${message}`, {});
+      status = `reload failed: ${message}`;
+    } finally {
+      // sd_notify(3): RELOADING=1 must be followed by READY=1, whatever the reload did.
+      notifyReady(status);
     }
   });
+  for (const d of devices) {
+    const con = consoles.get(d.name) ?? null;
+    const edid = d.edidMode ? `; EDID preferred mode ${d.edidMode.width}x${d.edidMode.height}` : '';
+    const human = [`${d.name} (${d.type.description}${edid}) on ${d.server.path}`];
+    if (con?.vnc) human.push(`  VNC ${con.display !== null ? `display :${con.display} on ${con.vnc}${con.auth === 'none' ? ' (no password)' : ' (password)'}` : `on ${con.vnc}`}`);
+    if (con?.qmp) human.push(`  keyboard and mouse through QMP on ${con.qmp} once QEMU connects; view-only until then`);
+    human.push(`  attach with:\n    ${qemuCommandLine(d.server.path, { qmp: con?.qmp ?? null })}\n`);
+    printEvent(opts, {
+      event: 'device', name: d.name, uuid: manager.list().find((i) => i.name === d.name)?.uuid ?? null, type: d.type.name, socket: d.server.path, edid: d.edidMode ?? null,
+      vnc: con?.vnc ?? null, display: con?.display ?? null, qmp: con?.qmp ?? null,
+    }, human.join('\n'));
+  }
+  if (control) printEvent(opts, { event: 'control', socket: control.path }, `control socket ${control.path} (mdevsim list|create|screenshot|... --control ${control.path})`);
+  if (view) printEvent(opts, { event: 'view', url: view.url }, `browser view: ${view.url}`);
+  printEvent(opts, { event: 'ready' }, `serving ${devices.length} device(s); Ctrl-C stops`);
+  notifyReady(`serving ${manager.list().length} device(s)`);
 }

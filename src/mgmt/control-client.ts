@@ -130,7 +130,7 @@ export class ControlClient {
     return this.call('describe', { name }) as Promise<DeviceDescription>;
   }
 
-  /** Change the EDID's preferred mode (or take the link down); the guest sees it at its next connector probe. */
+  /** Change the EDID's preferred mode (or take the link down): the guest's mode list, read at its next connector probe on Linux 6.13+ and at its next driver load on 6.12 and older (Manager.setResolution). */
   setResolution(name: string, resolution: Resolution | 'off'): Promise<SetResolutionResult> {
     return this.call('set-resolution', { name, resolution }) as Promise<SetResolutionResult>;
   }

@@ -24,6 +24,7 @@ export function createArgs(d: Definition): CreateArgs {
     ...(d.vbe !== undefined ? { vbe: d.vbe } : {}),
     ...(d.resolution !== undefined ? { resolution: d.resolution } : {}),
     ...(d.noEdid ? { noEdid: true } : {}),
+    ...(d.edidVram !== undefined ? { edidVram: d.edidVram } : {}),
     ...(d.socketGroup !== undefined ? { socketGroup: d.socketGroup } : {}),
     ...(d.socketMode !== undefined ? { socketMode: d.socketMode } : {}),
     ...(d.restore !== undefined ? { restore: d.restore } : {}),

@@ -38,6 +38,8 @@ export interface Definition {
   readonly name: string;
   readonly resolution?: Resolution | undefined;
   readonly noEdid?: boolean | undefined;
+  /** CreateArgs.edidVram: the VRAM share of modes mdevsim picks. */
+  readonly edidVram?: 'half' | 'full' | undefined;
   readonly quirks?: Quirks | undefined;
   readonly vbe?: 'sample' | 'strict' | undefined;
   /** A snapshot file the device is restored from when it starts. */
@@ -86,11 +88,12 @@ const ATTRS: Readonly<Record<string, Attr>> = {
   name: { key: 'name', parse: checkName, format: (v: string) => v },
   resolution: { key: 'resolution', parse: parseResolutionText, format: (v: Resolution) => `${v.width}x${v.height}` },
   edid: { key: 'noEdid', parse: (v) => { if (v !== 'off') throw new Error('must be "off" (keep the sample\'s initial EDID state)'); return true; }, format: () => 'off' },
+  edid_vram: { key: 'edidVram', parse: (v) => oneOf(v, ['half', 'full']), format: (v: string) => v },
   quirks: { key: 'quirks', parse: (v) => oneOf(v, ['none', 'upstream']), format: (v: string) => v },
   vbe: { key: 'vbe', parse: (v) => oneOf(v, ['sample', 'strict']), format: (v: string) => v },
   restore: { key: 'restore', parse: (v) => { if (!v.startsWith('/')) throw new Error('must be an absolute path to a snapshot file'); return v; }, format: (v: string) => v },
   socket_group: { key: 'socketGroup', parse: (v) => { if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/.test(v)) throw new Error('must be a group name or number'); return v; }, format: (v: string) => v },
-  socket_mode: { key: 'socketMode', parse: (v) => parseSocketMode(v, 'socket_mode'), format: (v: number) => `0${v.toString(8)}` },
+  socket_mode: { key: 'socketMode', parse: socketModeText, format: (v: number) => `0${v.toString(8)}` },
 };
 
 function oneOf(v: string, allowed: readonly string[]): string {
@@ -103,6 +106,15 @@ function checkName(v: string): string {
     throw new Error(`must be a device name (letters, digits, '.', '_', '-', starting with a letter or digit, at most ${MAX_NAME_LENGTH} characters, not "control"), not ${JSON.stringify(v)}`);
   }
   return v;
+}
+
+/** The mode for attrs[i].socket_mode's message, which names the field itself. */
+function socketModeText(v: string): number {
+  try {
+    return parseSocketMode(v, 'mode');
+  } catch (err) {
+    throw new Error((err as Error).message.replace(/^mode /, ''));
+  }
 }
 
 function parseResolutionText(v: string): Resolution {
@@ -170,7 +182,7 @@ export function inputFromMdevctl(json: unknown, source: string): DefinitionInput
     }
   });
   const t = deviceType(type);
-  if ((d['resolution'] !== undefined || d['noEdid'] !== undefined) && !t.edid) fail('attrs', `give resolution or edid, which ${type} has no EDID for`);
+  if ((d['resolution'] !== undefined || d['noEdid'] !== undefined || d['edidVram'] !== undefined) && !t.edid) fail('attrs', `give resolution, edid or edid_vram, which ${type} has no EDID for`);
   if (d['vbe'] !== undefined && !t.vbe) fail('attrs.vbe', `applies to mbochs types only, not to ${type}`);
   return d as unknown as DefinitionInput;
 }
@@ -299,15 +311,15 @@ export class DefinitionStore {
   }
 
   #read(file: string): Uint8Array {
-    return readPrivateFile(file, { what: 'Definition', instead: 'remove it', maxBytes: MAX_DEFINITION_BYTES, secret: false });
+    return readPrivateFile(file, { what: 'Definition', instead: 'replace it with a file of your own', maxBytes: MAX_DEFINITION_BYTES, secret: false });
   }
 }
 
 function parseJson(bytes: Uint8Array, file: string): unknown {
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch (err) {
-    throw new ConfigError(`${file}: is not valid JSON (${(err as Error).message.replace(/\.$/, '')})`);
+  } catch {
+    throw new ConfigError(`${file}: is not valid UTF-8 JSON`);
   }
 }
 

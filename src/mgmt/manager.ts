@@ -28,7 +28,7 @@ import { TraceWriter, type TraceDevice } from '../trace/trace.ts';
 import { traceRecorder } from '../trace/recorder.ts';
 import { DeviceServer, type DeviceServerOptions, type ServerEvent } from '../vfio-user/server.ts';
 import { generateEdid } from '../display/edid.ts';
-import { edidModeFor } from '../display/edid-policy.ts';
+import { EDID_VRAM_DEFAULT, edidFramebufferLimit, edidModeFor, type EdidVram } from '../display/edid-policy.ts';
 import { findEdidRegion, loadEdid, setLink } from '../display/edid-link.ts';
 import { BudgetExhaustedError } from '../../devices/common/budget.ts';
 import type { Quirks } from '../../devices/common/options.ts';
@@ -87,6 +87,12 @@ export interface TypeInfo {
   readonly maxResolution: Resolution | null;
   /** The fixed mode of a region display (mdpy), else null. */
   readonly resolution: Resolution | null;
+  /**
+   * Largest framebuffer, in bytes, of a mode the EDID may prefer, by
+   * edidVram: `half` (the default: what Linux bochs-drm up to 6.12 accepts,
+   * drm_vram_helper_mode_valid) and `full` (6.13 and later); null without EDID.
+   */
+  readonly edidFramebuffer: { readonly half: number; readonly full: number } | null;
   /** Live migration (VFIO migration regions): not offered. */
   readonly migration: false;
   /** snapshot/restore through the manager. */
@@ -108,6 +114,12 @@ export interface CreateArgs {
   readonly resolution?: Resolution;
   /** Keep the sample's initial EDID state (link unset, no blob) instead of loading one (types with EDID). */
   readonly noEdid?: boolean;
+  /**
+   * How much of VRAM a mode mdevsim picks may take (types with EDID;
+   * src/display/edid-policy.ts): 'half' for every guest, 'full' for guests
+   * with Linux 6.13 or later. Default: the manager's edidVram.
+   */
+  readonly edidVram?: EdidVram;
   /** Who may connect to the device's sockets; default the manager's socketAccess. */
   readonly socketGroup?: string;
   readonly socketMode?: number;
@@ -129,6 +141,8 @@ export interface InstanceInfo {
   /** A vfio-user client is connected to the device socket now. */
   readonly connected: boolean;
   readonly edid: EdidState | null;
+  /** The device's edidVram (CreateArgs.edidVram); null for types without EDID. */
+  readonly edidVram: EdidVram | null;
   /** The device's console (VNC, QMP input), when it has one. */
   readonly console: ConsoleInfo | null;
 }
@@ -137,6 +151,8 @@ export interface InstanceInfo {
 export interface ModeResult extends Resolution {
   readonly clamped: boolean;
   readonly reason?: string;
+  /** The guests that refuse the mode (an honoured request above half of VRAM with edidVram 'half'); also logged as event `edid-vram`. */
+  readonly warning?: string;
 }
 
 export interface CreatedInstance extends InstanceInfo {
@@ -146,6 +162,8 @@ export interface CreatedInstance extends InstanceInfo {
 
 export interface DeviceDescription extends InstanceInfo, Omit<DeviceModelDescription, 'edid'> {
   readonly description: string;
+  /** The type's TypeInfo.edidFramebuffer: the largest framebuffer of an EDID mode by edidVram. */
+  readonly edidFramebuffer: TypeInfo['edidFramebuffer'];
 }
 
 export type SetResolutionResult =
@@ -192,6 +210,8 @@ export interface ManagerOptions {
   /** Who may connect to device, VNC and QMP sockets by default (serve --socket-group/--socket-mode); the control socket stays 0600. */
   readonly socketGroup?: string;
   readonly socketMode?: number;
+  /** The edidVram of devices created without one (serve --edid-vram). @defaultValue 'half' */
+  readonly edidVram?: EdidVram;
 }
 
 /** Where consoles listen and how viewers authenticate. */
@@ -219,6 +239,7 @@ interface Instance {
   readonly type: DeviceType;
   readonly quirks: Quirks;
   readonly vbe: 'sample' | 'strict' | null;
+  readonly edidVram: EdidVram | null;
   readonly device: VfioDevice;
   readonly server: DeviceServer;
   /** `<dir>/<base>.sock`, `.vnc`, `.qmp`: the name, or the UUID with socketName 'uuid'. */
@@ -243,6 +264,7 @@ export function typeInfo(t: DeviceType): TypeInfo {
     family: t.family, display: t.display, edid: t.edid, memorySize: t.memorySize,
     maxResolution: max === null ? null : { width: max.width, height: max.height },
     resolution: t.resolution ? { width: t.resolution.width, height: t.resolution.height } : null,
+    edidFramebuffer: t.edid ? { half: edidFramebufferLimit(t.memorySize, 'half'), full: edidFramebufferLimit(t.memorySize, 'full') } : null,
     migration: false, snapshot: true,
   };
 }
@@ -297,6 +319,8 @@ export class Manager {
     this.#opts = opts;
     // In /tmp another user could have made the directory first and planted sockets in it.
     const gid = opts.socketGroup === undefined ? undefined : resolveGroup(opts.socketGroup);
+    // Checked before anything is created too, so that a refusal leaves no directory behind.
+    if (gid !== undefined) checkGroupCanReach(opts.dir, gid, opts.socketGroup!);
     ensurePrivateDir(opts.dir, { what: 'Socket directory', instead: 'choose another with --dir', ...(gid !== undefined ? { group: gid } : {}) });
     if (gid !== undefined) {
       checkGroupCanReach(opts.dir, gid, opts.socketGroup!);
@@ -325,9 +349,11 @@ export class Manager {
     if (args.vbe !== undefined && !type.vbe) throw new ConfigError(`The vbe option applies to mbochs types only, not to ${type.name}.`);
     const vbe = type.vbe ? args.vbe ?? 'sample' : null;
     if (vbe !== null && vbe !== 'sample' && vbe !== 'strict') throw new ConfigError(`vbe must be sample or strict, not ${showSent(vbe)}.`);
-    if ((args.resolution !== undefined || args.noEdid === true) && !type.edid) {
-      throw new ConfigError(`${type.name} has no EDID region, so resolution and noEdid do not apply (its mode is fixed).`);
+    if ((args.resolution !== undefined || args.noEdid === true || args.edidVram !== undefined) && !type.edid) {
+      throw new ConfigError(`${type.name} has no EDID region, so resolution, noEdid and edidVram do not apply (its mode is fixed).`);
     }
+    const edidVram = type.edid ? args.edidVram ?? this.#opts.edidVram ?? EDID_VRAM_DEFAULT : null;
+    if (edidVram !== null && edidVram !== 'half' && edidVram !== 'full') throw new ConfigError(`edidVram must be half or full, not ${showSent(edidVram)}.`);
     const requested = args.resolution === undefined ? undefined : checkResolution(args.resolution, 'The resolution');
     const name = args.name ?? this.#defaultName(type);
     checkDeviceName(name, this.dir);
@@ -360,7 +386,7 @@ export class Manager {
     let server: DeviceServer;
     let mode: ModeResult | null = null;
     try {
-      if (type.edid && args.noEdid !== true) mode = this.#loadEdid(device, type, name, requested);
+      if (edidVram !== null && args.noEdid !== true) mode = this.#loadEdid(device, type, name, requested, edidVram);
       const onServerEvent = this.#opts.onServerEvent;
       const record = this.#opts.record;
       let recorded = false;
@@ -390,7 +416,7 @@ export class Manager {
       device.destroy();
       throw err;
     }
-    const inst: Instance = { name, uuid, type, quirks, vbe, device, server, base, access, console: null, starting: null };
+    const inst: Instance = { name, uuid, type, quirks, vbe, edidVram, device, server, base, access, console: null, starting: null };
     this.#instances.set(name, inst);
     const policy = this.#opts.consoles;
     if (policy && policy.vnc !== 'off') {
@@ -459,14 +485,22 @@ export class Manager {
   describe(nameOrUuid: string): DeviceDescription {
     const inst = this.#get(nameOrUuid);
     const { edid: _edid, ...model } = describeDeviceModel(inst.device);
-    return { ...this.#info(inst), description: inst.type.description, ...model };
+    return { ...this.#info(inst), description: inst.type.description, ...model, edidFramebuffer: typeInfo(inst.type).edidFramebuffer };
   }
 
   /**
    * Change the mode the EDID advertises: link down, the new blob, link up
    * (QEMU's sequence, src/display/edid-link.ts); 'off' only takes the link
-   * down. The guest sees it at its next connector probe (bochs-drm re-reads
-   * the EDID when it probes; there is no hot-plug interrupt).
+   * down. This changes the guest's mode list, not its mode, and only when
+   * the guest reads the EDID: Linux bochs-drm 6.13 and later read it at
+   * every connector probe (drivers/gpu/drm/tiny/bochs.c
+   * bochs_connector_helper_get_modes(), commit 759ef92532f3), which happens
+   * when userspace asks (`echo detect > /sys/class/drm/card0-Virtual-1/status`,
+   * a desktop's re-probe) — never by itself, since bochs has no hot-plug
+   * interrupt — and then userspace picks the mode (fbcon does not switch on
+   * a probe). Up to 6.12 bochs-drm read the EDID once at driver load
+   * (bochs_connector_init()), so the change shows after the driver is
+   * reloaded or the guest reboots.
    * @throws ConfigError for a type without EDID or a bad size.
    */
   setResolution(nameOrUuid: string, resolution: Resolution | 'off'): SetResolutionResult {
@@ -481,7 +515,7 @@ export class Manager {
       return { name: inst.name, link: 'down' };
     }
     const requested = checkResolution(resolution, 'The resolution');
-    const mode = this.#loadEdid(inst.device, inst.type, inst.name, requested);
+    const mode = this.#loadEdid(inst.device, inst.type, inst.name, requested, inst.edidVram ?? EDID_VRAM_DEFAULT);
     return { name: inst.name, link: 'up', requested, ...mode };
   }
 
@@ -598,7 +632,7 @@ export class Manager {
     return {
       name: i.name, uuid: i.uuid, type: i.type.name, family: i.type.family, socket: i.server.path,
       quirks: i.quirks, vbe: i.vbe, display: i.type.display, connected: i.server.connected, edid: edidState(i.device),
-      console: i.console?.info() ?? null,
+      edidVram: i.edidVram, console: i.console?.info() ?? null,
     };
   }
 
@@ -692,12 +726,18 @@ export class Manager {
    * Load an EDID for the requested (or default) mode and raise the link, as
    * QEMU's display code does for kernel mdevs: over vfio-user nobody else
    * writes the EDID region, and without it bochs-drm falls back to 1024×768.
+   * A mode some guests refuse is logged (event `edid-vram`) wherever the
+   * request came from: serve's devices, definitions, the control socket.
    */
-  #loadEdid(device: VfioDevice, type: DeviceType, name: string, requested: Resolution | undefined): ModeResult {
+  #loadEdid(device: VfioDevice, type: DeviceType, name: string, requested: Resolution | undefined, vram: EdidVram): ModeResult {
     const index = findEdidRegion(device);
     if (index === undefined) throw new ConfigError(`${name} has no EDID region.`);
-    const mode = edidModeFor({ maxXres: type.maxXres, maxYres: type.maxYres, memsize: type.memorySize }, requested);
+    const mode = edidModeFor({ maxXres: type.maxXres, maxYres: type.maxYres, memsize: type.memorySize }, requested, { vram });
     loadEdid(device, index, generateEdid({ width: mode.width, height: mode.height }));
-    return mode.clamped ? { width: mode.width, height: mode.height, clamped: true, reason: mode.reason ?? '' } : { width: mode.width, height: mode.height, clamped: false };
+    const warning = mode.warning !== undefined ? { warning: mode.warning } : {};
+    if (mode.warning !== undefined) log.event('warn', 'edid-vram', `${name}: ${mode.warning}`, { name, width: mode.width, height: mode.height });
+    return mode.clamped
+      ? { width: mode.width, height: mode.height, clamped: true, reason: mode.reason ?? '', ...warning }
+      : { width: mode.width, height: mode.height, clamped: false, ...warning };
   }
 }

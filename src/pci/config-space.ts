@@ -58,8 +58,10 @@ import type { ConfigWriteEvent, ReadonlyBytes, WriteHook, WriteHookOptions } fro
 /**
  * Config-space size: 256 (PCI conventional space) or 255, the `0xff` the
  * kernel samples report as their config region size. With 255, a 4-byte
- * access at 0xFC is out of range (QEMU's 4-byte read at 0xFC fails on the
- * real samples the same way).
+ * access at 0xFC is out of range of the image. (The samples' region access
+ * is looser: mdev_access() answers any chunk that starts below 0xff and
+ * reads one byte past its buffer; the device models reproduce that bound
+ * around this class, never through it.)
  */
 export type ConfigSpaceSize = typeof PCI_CFG_SPACE_SIZE | typeof PCI_CFG_SPACE_SIZE_SAMPLE;
 

@@ -6,7 +6,7 @@
  * `Error{code, errno, syscall}` for syscall failures, `TypeError` /
  * `RangeError` (naming the parameter) for bad arguments. Ownership, errno
  * classification and lifetimes live in the typed wrappers: fds.ts, memfd.ts,
- * socket.ts, eventfd.ts. See docs/native.md.
+ * socket.ts, eventfd.ts, sd-notify.ts. See docs/native.md.
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -155,6 +155,15 @@ export interface NativeAddon {
   /** Pending SO_ERROR (cleared by reading it), 0 if none. */
   socketError(fd: number): number;
 
+  // dgram.cc
+  /**
+   * One datagram on a fresh AF_UNIX SOCK_DGRAM socket to `address` (a path,
+   * or '@' + a Linux abstract name; at most 107 bytes): bytes sent, or -1
+   * when the receiver's queue stayed full for `timeoutMs` (0-60000; 0 does
+   * not wait). Never raises SIGPIPE.
+   */
+  sendDatagram(address: string, data: Uint8Array, timeoutMs: number): number;
+
   // eventfd.cc
   eventfd(initval: number, flags: number): number;
   /** true = added; false = would overflow the counter (EAGAIN). */
@@ -198,6 +207,7 @@ export const NATIVE_EXPORTS = {
   sendmsg: 'function',
   recvmsg: 'function',
   socketError: 'function',
+  sendDatagram: 'function',
   eventfd: 'function',
   eventfdWrite: 'function',
   eventfdRead: 'function',

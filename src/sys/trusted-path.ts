@@ -28,7 +28,7 @@ export interface TrustWording {
 export interface PrivateDirOptions extends TrustWording {
   /** Created for this group: mode 0750 and this gid, so its members can reach sockets inside (socket-access.ts). */
   readonly group?: number;
-  /** Create the directory (0700, parents as needed) when it is missing. @defaultValue true */
+  /** Create the directory (0700, parents as needed; with a group 0750 and that group, parents too) when it is missing. @defaultValue true */
   readonly create?: boolean;
 }
 
@@ -143,12 +143,12 @@ export function ensurePrivateDir(dir: string, opts: PrivateDirOptions = {}): voi
   if (st === undefined) {
     if (opts.create === false) throw new ConfigError(`${what} ${dir} does not exist; create it or ${instead}.`);
     try {
-      mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
-      mkdirSync(dir, { mode: opts.group === undefined ? 0o700 : 0o750 });
-      if (opts.group !== undefined) {
-        // mkdir's mode is masked by the umask: set it explicitly.
-        chownSync(dir, -1, opts.group);
-        chmodSync(dir, 0o750);
+      if (opts.group === undefined) {
+        mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
+        mkdirSync(dir, { mode: 0o700 });
+      } else {
+        // Parents made 0700 would lock the group out of the sockets: they are made like the directory.
+        for (const d of [...missingParents(dir), dir]) makeGroupDir(d, opts.group, d !== dir);
       }
     } catch (err) {
       // Someone else may have made it in between: the check below judges whatever is there now.
@@ -158,6 +158,26 @@ export function ensurePrivateDir(dir: string, opts: PrivateDirOptions = {}): voi
     if (st === undefined) throw new ConfigError(`${what} ${dir} disappeared while it was being created; ${instead}.`);
   }
   check(st, 'directory', what, dir, instead);
+}
+
+/** The missing directories above `dir`, outermost first. */
+function missingParents(dir: string): string[] {
+  const missing: string[] = [];
+  for (let d = dirname(dir); d !== dirname(d) && lstatOrUndefined(d) === undefined; d = dirname(d)) missing.unshift(d);
+  return missing;
+}
+
+/** mkdir 0750 with group `gid`; a parent someone made meanwhile is judged later, by the group check. */
+function makeGroupDir(dir: string, gid: number, parent: boolean): void {
+  try {
+    mkdirSync(dir, { mode: 0o750 });
+  } catch (err) {
+    if (parent && errnoCode(err) === 'EEXIST') return;
+    throw err;
+  }
+  // mkdir's mode is masked by the umask: set it explicitly.
+  chownSync(dir, -1, gid);
+  chmodSync(dir, 0o750);
 }
 
 /**

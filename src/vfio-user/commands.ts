@@ -155,7 +155,7 @@ const getRegionInfo: Row<ReturnType<typeof VfioRegionInfo.decode>> = {
   request: VfioRegionInfo, minPayload: VfioRegionInfo.size, payload: 'at-least', argsz: VfioRegionInfo.size,
   decode: (p) => VfioRegionInfo.decode(p),
   handle(s, req) {
-    const info = mappable(s.device.regionInfo(req.index));
+    const info = mappable(s.device.regionInfo(req.index, req.argsz));
     const offset = info.mmap ? info.mmap.memoryOffset : info.offset;
     const enc = encodeRegionInfo(info, req.argsz, { offset });
     // The fd goes only with a complete reply (libvfio-user; QEMU closes the fd of a truncated first reply).

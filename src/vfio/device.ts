@@ -129,8 +129,13 @@ export interface DmabufExport {
 export interface VfioDevice {
   /** VFIO_DEVICE_GET_INFO */
   info(): DeviceInfo;
-  /** VFIO_DEVICE_GET_REGION_INFO; EINVAL for an unknown index. */
-  regionInfo(index: number): RegionInfo;
+  /**
+   * VFIO_DEVICE_GET_REGION_INFO; EINVAL for an unknown index. `argsz` is the
+   * request's, when the call answers one (a transport passes it; a device
+   * may refuse some values, as mbochs 'upstream' refuses argsz above its
+   * 48-byte struct); inspectors and display code omit it.
+   */
+  regionInfo(index: number, argsz?: number): RegionInfo;
   /**
    * read() on the region: fills dst (dst.length bytes) from region offset
    * `offset` (a non-negative safe integer). EFAULT/EINVAL for out-of-range

@@ -20,6 +20,8 @@ export interface ServeProcess {
   readonly consoles: Map<string, { vnc: string | null; display: number | null; qmp: string | null }>;
   /** JSON events printed after ready (connections, disconnections). */
   readonly events: Record<string, unknown>[];
+  /** Every JSON event printed up to and including ready (devices, definitions skipped or failed). */
+  readonly startup: Record<string, unknown>[];
   /** Resolves with the first event (already seen or still to come) that `match` accepts. */
   waitFor(match: (event: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
   /** What the child wrote to stderr so far. */
@@ -44,9 +46,11 @@ export async function startServe(args: string[] = [], opts: StartServeOptions = 
   const consoles = new Map<string, { vnc: string | null; display: number | null; qmp: string | null }>();
   const consoleOf = (e: Record<string, unknown>) => ({ vnc: (e['vnc'] ?? null) as string | null, display: (e['display'] ?? null) as number | null, qmp: (e['qmp'] ?? null) as string | null });
   const events: Record<string, unknown>[] = [];
+  const startup: Record<string, unknown>[] = [];
   let control: string | undefined;
   let view: string | undefined;
   let stderr = '';
+  let isReady = false;
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
   const lines = createInterface({ input: child.stdout! });
   await new Promise<void>((ready, fail) => {
@@ -54,13 +58,14 @@ export async function startServe(args: string[] = [], opts: StartServeOptions = 
     child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`serve exited ${code}: ${stderr}`)); });
     lines.on('line', (line) => {
       const e = JSON.parse(line) as Record<string, unknown>;
+      if (!isReady) startup.push(e);
       if (e['event'] === 'device') {
         sockets.set(String(e['name']), String(e['socket']));
         if (e['vnc'] !== null || e['qmp'] !== null) consoles.set(String(e['name']), consoleOf(e));
       }
       else if (e['event'] === 'control') control = String(e['socket']);
       else if (e['event'] === 'view') view = String(e['url']);
-      else if (e['event'] === 'ready') { clearTimeout(timer); ready(); }
+      else if (e['event'] === 'ready') { isReady = true; clearTimeout(timer); ready(); }
       else {
         if (e['event'] === 'created') sockets.set(String(e['name']), String(e['socket']));
         if (e['event'] === 'removed') { sockets.delete(String(e['name'])); consoles.delete(String(e['name'])); }
@@ -71,7 +76,7 @@ export async function startServe(args: string[] = [], opts: StartServeOptions = 
     });
   });
   return {
-    child, dir, sockets, consoles, events, control, view,
+    child, dir, sockets, consoles, events, startup, control, view,
     waitFor: (match) => {
       const seen = events.find(match);
       return seen !== undefined ? Promise.resolve(seen) : new Promise((resolve) => waiters.push({ match, resolve }));

@@ -1,8 +1,18 @@
 import { defineCommand } from '../command.ts';
-import { COMMON, withControl } from '../args.ts';
+import { COMMON, bytesText, withControl } from '../args.ts';
 import { edidText, consoleText } from './list.ts';
 import type { DeviceDescription } from '../../mgmt/manager.ts';
 import { libvirtSnippet } from '../libvirt.ts';
+
+/** What the device's edidVram means for its guests, and whether the EDID's mode is one some refuse. */
+function edidVramText(vram: 'half' | 'full', fb: { half: number; full: number }, mode: { width: number; height: number } | null): string {
+  const over = mode !== null && mode.width * mode.height * 4 > fb.half;
+  if (vram === 'full') {
+    return `full: modes mdevsim picks may take all ${bytesText(fb.full)}; Linux bochs-drm up to 6.12 refuses those over ${bytesText(fb.half)}${over ? `, as the EDID's ${mode.width}x${mode.height} is` : ''}`;
+  }
+  const text = `half: modes mdevsim picks fit ${bytesText(fb.half)}, all that Linux bochs-drm up to 6.12 accepts (full, for 6.13+, allows ${bytesText(fb.full)})`;
+  return over ? `${text}; the EDID's ${mode.width}x${mode.height}, as asked, is larger: 6.12 and older refuse it` : text;
+}
 
 function printDescription(d: DeviceDescription, out: (line: string) => void): void {
   out(`${d.name} (${d.uuid})`);
@@ -24,6 +34,7 @@ function printDescription(d: DeviceDescription, out: (line: string) => void): vo
   const p = d.plane.current;
   out(`  plane       ${d.plane.kind}${p ? `, now ${p.width}x${p.height} ${p.format} stride ${p.stride}` : ', no mode set'}`);
   out(`  edid        ${edidText(d)}`);
+  if (d.edidVram !== null && d.edidFramebuffer !== null) out(`  edid vram   ${edidVramText(d.edidVram, d.edidFramebuffer, d.edid?.mode ?? null)}`);
   out('  libvirt     to attach it to a domain, merge into its XML:');
   for (const line of libvirtSnippet(d.socket, d.console?.qmp ?? null)) out(`    ${line}`);
 }

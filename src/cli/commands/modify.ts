@@ -7,7 +7,7 @@ export const modify = defineCommand({
   name: 'modify',
   positionals: ['DEVICE'],
   summary: 'change a device definition (mdevctl modify); a running device takes it at its next start',
-  notes: ['"--resolution default" and "--restore none" clear those attributes.'],
+  notes: ['"--resolution default", "--edid-vram default" and "--restore none" clear those attributes.'],
   options: flags,
   async run(values, [device], io) {
     const { changeFromFlags, definitionText, onServerOrStore, viaText } = await import('../definitions.ts');

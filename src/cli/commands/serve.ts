@@ -1,6 +1,6 @@
 import { defineCommand, UsageError, type Io } from '../command.ts';
 import type { RfbAuth } from '../../vnc/rfb-connection.ts';
-import { countArg, parseResolution, quirksArg, sizeArg, vbeArg } from '../args.ts';
+import { EDID_VRAM_HELP, countArg, edidVramArg, parseResolution, quirksArg, sizeArg, vbeArg } from '../args.ts';
 import { DEFAULT_DEVICES, DEFAULT_SHUTDOWN_TIMEOUT_MS, defaultConfigDir, defaultSocketDir } from '../paths.ts';
 import { SERVER_DEFAULTS } from '../../vfio-user/limits.ts';
 import { logger, setLogFormat, type LogFormat } from '../../util/log.ts';
@@ -23,6 +23,7 @@ export const serve = defineCommand({
     'log-format': { type: 'string', default: 'human', value: 'human|json', help: 'json: timestamped JSON lines on stdout (events) and stderr (logs, security events)' },
     resolution: { type: 'string', value: 'WxH', help: 'EDID preferred mode for mbochs' },
     'no-edid': { type: 'boolean', default: false, help: 'keep the sample\'s initial EDID state (link down, no blob)' },
+    'edid-vram': { type: 'string', value: 'half|full', help: `${EDID_VRAM_HELP} (default half)` },
     'no-control': { type: 'boolean', default: false, help: 'no control socket' },
     record: { type: 'string', value: 'PREFIX', help: 'write each device\'s first connection to PREFIX-DEVICE.trace' },
     force: { type: 'boolean', default: false, help: 'with --record: replace existing trace files' },
@@ -48,6 +49,7 @@ export const serve = defineCommand({
     const resolution = values.resolution === undefined ? undefined : parseResolution(values.resolution);
     const quirks = quirksArg(values.quirks) ?? 'none';
     const vbe = vbeArg(values.vbe) ?? 'sample';
+    const edidVram = edidVramArg(values['edid-vram']);
     const vnc = values.vnc === undefined ? undefined : vncTarget(values.vnc);
     const vncAuth = await vncAuthArg(values['vnc-auth'], values['vnc-password-file'], vnc, optionWarning(io, logFormat));
     // The device models and servers load only here, so that the other commands start quickly.
@@ -63,6 +65,7 @@ export const serve = defineCommand({
       vbe,
       resolution,
       noEdid: values['no-edid'] ?? false,
+      ...(edidVram !== undefined ? { edidVram } : {}),
       control: !(values['no-control'] ?? false),
       ...(values.record !== undefined ? { record: values.record, force: values.force ?? false } : {}),
       ...(view !== undefined ? { view } : {}),

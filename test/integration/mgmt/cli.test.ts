@@ -174,6 +174,31 @@ describe('mdevsim CLI against a running serve', () => {
     expect(serve.events.filter((e) => e['event'] === 'created' || e['event'] === 'removed').map((e) => e['event'])).toEqual(['created', 'removed']);
   });
 
+  it('set-resolution prints that it changes the mode list, and which guests see it when (Linux bochs-drm 6.13+ at its next connector probe, 6.12 and older after a reload); a mode over half of VRAM is set with a warning naming Linux up to 6.12 (drm_vram_helper_mode_valid); types and describe explain edid-vram', async () => {
+    const created = await cli('create', 'mbochs-medium', '--name', 'fb', '--resolution', '1920x1440');
+    expect(created.code).toBe(0);
+    expect(created.stdout).toContain('  EDID preferred mode 1920x1440\n');
+    expect(created.stderr).toBe('mdevsim: warning: fb: 1920×1440 takes more than half of the 16 MiB of VRAM: Linux bochs-drm up to 6.12 (drm_vram_helper_mode_valid) refuses it and picks another mode; 6.13 and later show it.\n');
+    try {
+      const [described, types] = await Promise.all([cli('describe', 'fb'), cli('types')]);
+      const up = await cli('set-resolution', 'fb', '1920x1080');
+      expect(up).toEqual({
+        code: 0, stderr: '',
+        stdout: 'fb: the EDID now prefers 1920x1080 (link up): a new mode list for the guest, not a mode change\n'
+          + '  Linux 6.13+ guests offer it at their next connector probe (e.g. echo detect > /sys/class/drm/card0-Virtual-1/status); 6.12 and older only after bochs-drm reloads or the guest reboots\n',
+      });
+      expect(described.stdout).toContain('\n  edid vram   half: modes mdevsim picks fit 8 MiB, all that Linux bochs-drm up to 6.12 accepts (full, for 6.13+, allows 16 MiB); the EDID\'s 1920x1440, as asked, is larger: 6.12 and older refuse it\n');
+      expect(types.stdout).toMatch(/^mbochs-medium .*max 1920x1440, framebuffers up to 8 MiB \(16 MiB with --edid-vram full\), snapshot\)$/m);
+      expect(types.stdout).toMatch(/^EDID modes mdevsim picks have framebuffers \(width·height·4 bytes\) within half of VRAM: Linux bochs-drm up to 6.12 keeps two there and refuses larger modes\. --edid-vram full/m);
+      const [down, full] = await Promise.all([cli('set-resolution', 'fb', 'off'), cli('create', 'mbochs-large', '--name', 'fb-full', '--edid-vram', 'full', '--resolution', '8192x8192', '--json')]);
+      expect(down.stdout).toBe("fb: EDID link down\n  Linux 6.13+ guests find no EDID at their next connector probe and offer bochs-drm's built-in modes (1024x768 preferred); 6.12 and older keep the EDID they read at load\n");
+      expect(json<object>(full)).toMatchObject({ name: 'fb-full', edidVram: 'full', resolution: { width: 4095, height: 4095, clamped: true } });
+      expect((await cli('describe', 'fb-full')).stdout).toContain('\n  edid vram   full: modes mdevsim picks may take all 64 MiB; Linux bochs-drm up to 6.12 refuses those over 32 MiB, as the EDID\'s 4095x4095 is\n');
+    } finally {
+      await Promise.all([cli('remove', 'fb'), cli('remove', 'fb-full')]);
+    }
+  });
+
   it('snapshot to a file and restore from it; a wrong file is refused in one sentence', async () => {
     const file = join(out, 'vga.snap');
     expect(json<object>(await cli('snapshot', 'mdpy-vga-0', '-o', file, '--json'))).toMatchObject({ device: 'mdpy-vga-0', file });

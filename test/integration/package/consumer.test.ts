@@ -220,6 +220,8 @@ describe('npm pack', () => {
     for (const needed of [
       'package.json', 'README.md', 'bin/mdevsim.mjs', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js',
       'dist/devices/catalog.js', 'native/binding.gyp', 'native/src/addon.cc', 'native/prebuilds/linux-x64/node.napi.glibc.node',
+      // The units docs/service.md installs from the package.
+      'contrib/mdevsim.service', 'contrib/mdevsim-user.service', 'docs/service.md',
     ]) expect(files).toContain(needed);
     const stray = files.filter((f) => /^(test|fuzz|\.ci|src|devices|scripts|node_modules)\/|^native\/build\/|^tsconfig|\.ts$/.test(f) && !f.endsWith('.d.ts'));
     expect(stray).toEqual([]);

@@ -1,10 +1,24 @@
 /**
  * A model of the Linux guest driver drivers/gpu/drm/tiny/bochs.c as it drives
- * an mbochs device (bochs_hw_init(), bochs_hw_setmode(), bochs_hw_load_edid()):
+ * an mbochs device (bochs_hw_init(), bochs_hw_setmode(), the EDID read):
  * probe (ID, VIDEO_MEMORY_64K vs BAR0,
  * optional qext, EDID header and blocks read byte-wise through MMIO
  * 0x000–0x3FF), the mode-set register sequence, plane updates, VGA
  * blank/unblank, and old-style Y-offset page flips.
+ *
+ * Two things depend on the guest's Linux release ({@link bochsDrmRelease}),
+ * both changed by Thomas Zimmermann's bochs rework, first released in
+ * Linux 6.13:
+ *
+ * | | Linux ≤ 6.12 (e.g. 6.1, 6.12) | Linux ≥ 6.13 |
+ * |---|---|---|
+ * | EDID | read once at driver load: bochs_connector_init() → bochs_hw_load_edid(); every connector probe reuses that copy | read at every connector probe: bochs_connector_helper_get_modes() → bochs_hw_read_edid() → drm_edid_read_custom() (commit 759ef92532f3 "drm/bochs: Use helpers for struct drm_edid") |
+ * | mode check | drm_vram_helper_mode_valid() (drm_gem_vram_helper.c): ⌈w·h·4 / 4096⌉ ≤ ⌊VRAM/2⌋ / 4096 pages, since GEM VRAM keeps two framebuffers in VRAM across a page flip | bochs_mode_config_mode_valid(): vdisplay ≤ ⌊VRAM / (hdisplay·4)⌋, one framebuffer in VRAM, the rest in shmem (commits c3ac343c1448 "drm/bochs: Use GEM SHMEM helpers for memory management", 4dc9bb66ebdd "drm/bochs: Validate display modes against available video memory") |
+ *
+ * Nothing in either makes the guest probe by itself: bochs has no hot-plug
+ * interrupt and its connector is not polled, so a probe happens when
+ * userspace asks (`echo detect > /sys/class/drm/card0-Virtual-1/status`, a
+ * desktop's re-probe) or at driver load.
  */
 import type { VfioDevice } from '../../../src/vfio/device.ts';
 import { assignBar, deviceBus, sizeBar, type GuestBus } from './bus.ts';
@@ -27,24 +41,74 @@ const EDID_HEADER = [0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00];
 
 export interface DisplayMode { hdisplay: number; vdisplay: number }
 
-export interface BochsProbe {
+/** A Linux release as "major.minor", e.g. '6.1', '6.12', '6.13'. */
+export type LinuxRelease = `${number}.${number}`;
+
+/** The first Linux release with the bochs rework (EDID at every probe, the driver's own VRAM check). */
+export const BOCHS_DRM_REWORK_RELEASE: LinuxRelease = '6.13';
+
+/** What a bochs-drm of a given Linux release does differently (see the module comment). */
+export interface BochsDrmRelease {
+  readonly release: LinuxRelease;
+  /** Reads the EDID at every connector probe (≥ 6.13), not once at driver load. */
+  readonly edidAtProbe: boolean;
+  /** Which mode_valid the driver installs: the VRAM helper's half of VRAM (≤ 6.12), or its own check against all of it. */
+  readonly modeCheck: 'vram-helper-half' | 'whole-vram';
+}
+
+/** The bochs-drm behaviour of a Linux release. @throws Error for a string that is not "major.minor". */
+export function bochsDrmRelease(release: LinuxRelease): BochsDrmRelease {
+  const m = /^(\d+)\.(\d+)$/.exec(release);
+  if (!m) throw new Error(`not a Linux release: ${release}`);
+  const [rm, rn] = BOCHS_DRM_REWORK_RELEASE.split('.').map(Number) as [number, number];
+  const reworked = Number(m[1]) > rm || (Number(m[1]) === rm && Number(m[2]) >= rn);
+  return { release, edidAtProbe: reworked, modeCheck: reworked ? 'whole-vram' : 'vram-helper-half' };
+}
+
+export interface BochsDrmOptions {
+  /** The guest's Linux release. @defaultValue BOCHS_DRM_REWORK_RELEASE (the current driver) */
+  readonly kernel?: LinuxRelease;
+}
+
+/** What one connector probe (drm_helper_probe_single_connector_modes() → get_modes → mode_valid) leaves. */
+export interface ConnectorProbe {
+  /** The EDID the modes came from (whole blocks), or undefined: read now (≥ 6.13) or at driver load (≤ 6.12). */
+  edid: Uint8Array | undefined;
+  /** The connector's mode list after mode_valid, largest first (see {@link BochsDrm.probeConnector}). */
+  modes: DisplayMode[];
+  /** Modes get_modes offered that mode_valid pruned (MODE_MEM). */
+  refused: DisplayMode[];
+  /** The mode userspace gets by default: the EDID preferred mode, else 1024×768, else (pruned) the largest left. */
+  preferred: DisplayMode;
+}
+
+export interface BochsProbe extends ConnectorProbe {
   id: number;
   fbSize: number;
   sizeMismatch: boolean;
   qext: boolean;
-  /** The EDID the driver found (whole blocks), or undefined. */
-  edid: Uint8Array | undefined;
-  /** The mode userspace gets by default: the EDID preferred mode, else 1024×768. */
-  preferred: DisplayMode;
   vram: Uint8Array | undefined;
 }
 
+/** GEM VRAM's page size (PAGE_SHIFT 12 on x86). */
+const PAGE_SIZE = 4096;
+/** drm_add_modes_noedid()'s DMT list, of which only these sizes are modelled, and bochs' defx×defy. */
+const NO_EDID_MODES: readonly DisplayMode[] = [
+  { hdisplay: 640, vdisplay: 480 }, { hdisplay: 800, vdisplay: 600 }, { hdisplay: 1024, vdisplay: 768 },
+];
+const NO_EDID_PREFERRED: DisplayMode = { hdisplay: 1024, vdisplay: 768 };
+
 export class BochsDrm {
   readonly log: string[] = [];
+  readonly release: BochsDrmRelease;
   probeResult: BochsProbe | undefined;
   current: DisplayMode | undefined;
+  /** ≤ 6.12: the copy bochs_hw_load_edid() kept at driver load. */
+  #edidAtLoad: Uint8Array | undefined;
 
-  constructor(private readonly bus: GuestBus) {}
+  constructor(private readonly bus: GuestBus, opts: BochsDrmOptions = {}) {
+    this.release = bochsDrmRelease(opts.kernel ?? BOCHS_DRM_REWORK_RELEASE);
+  }
 
   readDispi(index: number): number {
     return this.bus.barRead(MMIO_BAR, DISPI + 2 * index, 2);
@@ -54,7 +118,12 @@ export class BochsDrm {
     this.bus.barWrite(MMIO_BAR, DISPI + 2 * index, 2, value & 0xffff);
   }
 
-  /** bochs_hw_init + bochs_load_edid. Throws with ENODEV like the driver. */
+  /**
+   * Driver load (bochs_pci_probe(): bochs_hw_init(), on ≤ 6.12 the EDID read
+   * of bochs_connector_init()) and the first connector probe the fbdev
+   * client makes. Calling it again is a driver reload (unbind and bind, or
+   * a reboot). Throws with ENODEV like the driver.
+   */
   probe(): BochsProbe {
     const bar2 = this.bus.configRead(0x10 + 4 * MMIO_BAR, 4);
     if ((bar2 & 1) !== 0) throw new Error('ENODEV: BAR2 is not memory (legacy port path not modelled)');
@@ -81,11 +150,45 @@ export class BochsDrm {
         if (size >= 8) this.bus.barWrite(MMIO_BAR, QEXT + 4, 4, 0x1e1e1e1e);
       }
     }
+    this.probeResult = { id, fbSize, sizeMismatch, qext, edid: undefined, modes: [], refused: [], preferred: NO_EDID_PREFERRED, vram: this.bus.barMap(VRAM_BAR) };
+    this.#edidAtLoad = this.release.edidAtProbe ? undefined : this.#loadEdid();
+    Object.assign(this.probeResult, this.probeConnector());
+    return this.probeResult;
+  }
+
+  /**
+   * A later connector probe (`echo detect > /sys/class/drm/card0-Virtual-1/status`,
+   * a desktop's re-probe): get_modes from the EDID — read now on ≥ 6.13, the
+   * load-time copy on ≤ 6.12 — then mode_valid. The EDID's modes are its
+   * preferred detailed timing and its established timings (the DMT modes
+   * drm_edid infers from the range limits are not modelled; they all lie
+   * inside the preferred mode); without an EDID, drm_add_modes_noedid()'s
+   * (of which 640×480, 800×600, 1024×768 are modelled) with 1024×768 preferred.
+   * It changes no mode: a probe only refreshes the list.
+   */
+  probeConnector(): ConnectorProbe {
+    if (!this.probeResult) throw new Error('probeConnector: the driver is not loaded (probe() first)');
+    const edid = this.release.edidAtProbe ? this.#loadEdid() : this.#edidAtLoad;
+    const preferredTiming = edid && edidPreferredMode(edid);
+    const offered = preferredTiming ? [preferredTiming, ...edidEstablishedModes(edid)] : [...NO_EDID_MODES];
+    const wanted = preferredTiming ?? NO_EDID_PREFERRED;
+    const unique = offered.filter((m, i) => offered.findIndex((o) => o.hdisplay === m.hdisplay && o.vdisplay === m.vdisplay) === i);
+    // drm_mode_sort(): the preferred mode first, then by area.
+    const byArea = (a: DisplayMode, b: DisplayMode) => b.hdisplay * b.vdisplay - a.hdisplay * a.vdisplay;
+    const modes = unique.filter((m) => this.modeValid(m)).sort(byArea);
+    const refused = unique.filter((m) => !this.modeValid(m));
+    const kept = modes.find((m) => m.hdisplay === wanted.hdisplay && m.vdisplay === wanted.vdisplay);
+    const preferred = kept ?? modes[0] ?? wanted;
+    const result = { edid, modes: kept ? [kept, ...modes.filter((m) => m !== kept)] : modes, refused, preferred };
+    Object.assign(this.probeResult, result);
+    return result;
+  }
+
+  /** The EDID as bochs reads it (bochs_hw_load_edid() ≤ 6.12, bochs_hw_read_edid() ≥ 6.13), logged like the driver. */
+  #loadEdid(): Uint8Array | undefined {
     const edid = this.readEdid();
     if (edid) this.log.push('Found EDID data blob.');
-    const preferred = (edid && edidPreferredMode(edid)) ?? { hdisplay: 1024, vdisplay: 768 };
-    this.probeResult = { id, fbSize, sizeMismatch, qext, edid, preferred, vram: this.bus.barMap(VRAM_BAR) };
-    return this.probeResult;
+    return edid;
   }
 
   /** drm_do_get_edid through bochs_get_edid_block: byte reads at MMIO offset 0…0x3FF. */
@@ -114,10 +217,17 @@ export class BochsDrm {
     return out;
   }
 
-  /** bochs_connector mode_valid: the mode must fit the framebuffer at 32 bpp. */
+  /**
+   * The mode_config mode_valid of this release, at 32 bpp: ≥ 6.13
+   * bochs_mode_config_mode_valid(), vdisplay ≤ ⌊VRAM / pitch⌋; ≤ 6.12
+   * drm_vram_helper_mode_valid(), ⌈w·h·4 / PAGE_SIZE⌉ ≤ ⌊VRAM/2⌋ >> PAGE_SHIFT.
+   */
   modeValid(mode: DisplayMode): boolean {
     const fb = this.probeResult?.fbSize ?? 0;
-    return mode.hdisplay > 0 && mode.vdisplay <= Math.floor(fb / (mode.hdisplay * 4));
+    if (mode.hdisplay <= 0) return false;
+    if (this.release.modeCheck === 'whole-vram') return mode.vdisplay <= Math.floor(fb / (mode.hdisplay * 4));
+    const maxPages = Math.floor(Math.floor(fb / 2) / PAGE_SIZE);
+    return Math.ceil((mode.hdisplay * mode.vdisplay * 4) / PAGE_SIZE) <= maxPages;
   }
 
   /**
@@ -186,11 +296,11 @@ export class BochsDrm {
 }
 
 /** The driver on an in-process device whose BARs sit where a typical VM puts them (not probed yet). */
-export function bootBochsDrm(dev: VfioDevice): BochsDrm {
+export function bootBochsDrm(dev: VfioDevice, opts: BochsDrmOptions = {}): BochsDrm {
   const bus = deviceBus(dev);
   assignBar(bus, 0, 0xe0000000);
   assignBar(bus, 2, 0xfebf0000);
-  return new BochsDrm(bus);
+  return new BochsDrm(bus, opts);
 }
 
 export function edidChecksumOk(block: Uint8Array): boolean {
@@ -207,4 +317,21 @@ export function edidPreferredMode(edid: Uint8Array): DisplayMode | undefined {
   const hdisplay = (edid[d + 2] ?? 0) | (((edid[d + 4] ?? 0) & 0xf0) << 4);
   const vdisplay = (edid[d + 5] ?? 0) | (((edid[d + 7] ?? 0) & 0xf0) << 4);
   return { hdisplay, vdisplay };
+}
+
+/** Established timings (EDID 1.4 §3.8, bytes 35–36) by byte and bit; 1024×768i (byte 36 bit 4) is left out: bochs' connector refuses interlace. */
+const ESTABLISHED_TIMINGS: readonly (readonly [byte: number, bit: number, mode: DisplayMode])[] = [
+  [35, 7, { hdisplay: 720, vdisplay: 400 }], [35, 6, { hdisplay: 720, vdisplay: 400 }],
+  [35, 5, { hdisplay: 640, vdisplay: 480 }], [35, 4, { hdisplay: 640, vdisplay: 480 }],
+  [35, 3, { hdisplay: 640, vdisplay: 480 }], [35, 2, { hdisplay: 640, vdisplay: 480 }],
+  [35, 1, { hdisplay: 800, vdisplay: 600 }], [35, 0, { hdisplay: 800, vdisplay: 600 }],
+  [36, 7, { hdisplay: 800, vdisplay: 600 }], [36, 6, { hdisplay: 800, vdisplay: 600 }],
+  [36, 5, { hdisplay: 832, vdisplay: 624 }], [36, 3, { hdisplay: 1024, vdisplay: 768 }],
+  [36, 2, { hdisplay: 1024, vdisplay: 768 }], [36, 1, { hdisplay: 1024, vdisplay: 768 }],
+  [36, 0, { hdisplay: 1280, vdisplay: 1024 }],
+];
+
+/** The sizes of the established timings an EDID sets (drm_edid add_established_modes()). */
+export function edidEstablishedModes(edid: Uint8Array): DisplayMode[] {
+  return ESTABLISHED_TIMINGS.filter(([byte, bit]) => ((edid[byte] ?? 0) & (1 << bit)) !== 0).map(([, , m]) => ({ ...m }));
 }

@@ -2,7 +2,8 @@
  * The Manager in-process, with memfd memory: types against the device
  * models and their budgets, create/remove accounting, describe against the
  * VfioDevice methods, snapshot/restore into a new instance, refused
- * restores, set-resolution as a bochs-drm guest sees it, screenshots.
+ * restores, set-resolution as bochs-drm guests of Linux 6.12 and 6.13 see it
+ * (test/support/guest/bochs-drm.ts), screenshots.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,13 +18,15 @@ import { memfdMemoryFactory } from '../../../src/sys/memfd.ts';
 import { readTrace } from '../../../src/trace/trace.ts';
 import { VfioUserClient } from '../../../src/vfio-user/client.ts';
 import { ConfigError } from '../../../src/util/errors.ts';
+import { setLogFormat } from '../../../src/util/log.ts';
 import type { VfioDevice } from '../../../src/vfio/device.ts';
 import { DRM_PLANE_TYPE_PRIMARY, VFIO_GFX_PLANE_TYPE_DMABUF, VFIO_GFX_PLANE_TYPE_REGION } from '../../../src/vfio/uapi.ts';
 import { generateEdid } from '../../../src/display/edid.ts';
 import { loadEdid, readEdidRegisters } from '../../../src/display/edid-link.ts';
 import { MBOCHS_SHARED_BUDGET, MBOCHS_TYPE_DESCRIPTORS } from '../../../devices/mbochs/index.ts';
 import { MDPY_SHARED_BUDGET, MDPY_TYPE_DESCRIPTORS, MDPY_TYPES } from '../../../devices/mdpy/index.ts';
-import { BochsDrm } from '../../support/guest/bochs-drm.ts';
+import { BochsDrm, type LinuxRelease } from '../../support/guest/bochs-drm.ts';
+import type { EdidVram } from '../../../src/display/edid-policy.ts';
 import { assignBar, deviceBus } from '../../support/guest/bus.ts';
 
 let dir: string;
@@ -68,6 +71,8 @@ describe('types()', () => {
         description: d.description, device_api: 'vfio-pci', family: 'mbochs', display: d.display, edid: d.edid,
         memorySize: d.memorySize, maxResolution: d.maxResolution, resolution: null, migration: false, snapshot: true,
         available_instances: MBOCHS_SHARED_BUDGET.available(d.mbytes),
+        // What Linux ≤ 6.12 bochs-drm's drm_vram_helper_mode_valid admits (half, in whole pages), and all of VRAM.
+        edidFramebuffer: { half: d.memorySize / 2, full: d.memorySize },
       });
     }
     for (const d of MDPY_TYPE_DESCRIPTORS) {
@@ -76,7 +81,7 @@ describe('types()', () => {
       expect(t).toMatchObject({
         description: d.description, device_api: 'vfio-pci', family: 'mdpy', display: d.display, edid: d.edid,
         resolution: { width: w, height: h }, maxResolution: { width: w, height: h }, migration: false, snapshot: true,
-        available_instances: MDPY_SHARED_BUDGET.available(1),
+        available_instances: MDPY_SHARED_BUDGET.available(1), edidFramebuffer: null,
       });
     }
   });
@@ -316,27 +321,71 @@ describe('snapshot / restore', () => {
 });
 
 describe('setResolution()', () => {
-  it('a bochs-drm guest prefers the new mode after re-probing; off leaves it without EDID', () => {
-    const { name } = m.create({ type: 'mbochs-medium' });
+  /** A guest of a Linux release booted on the device (driver load and its first connector probe). */
+  function guest(name: string, kernel: LinuxRelease): BochsDrm {
     const bus = deviceBus(m.device(name));
     assignBar(bus, 0, 0xe0000000);
-    const drm = new BochsDrm(bus);
-    expect(drm.probe().preferred).toEqual({ hdisplay: 1280, vdisplay: 800 });
+    const drm = new BochsDrm(bus, { kernel });
+    drm.probe();
+    return drm;
+  }
+
+  it('Linux 6.13 bochs-drm (bochs.c bochs_connector_helper_get_modes() re-reads the EDID, commit 759ef92532f3) offers the new mode at its next connector probe; Linux 6.12 (bochs_connector_init() reads it once) only after a driver reload', () => {
+    const { name } = m.create({ type: 'mbochs-medium' });
+    const now = guest(name, '6.13');
+    const old = guest(name, '6.12');
+    expect(now.probeResult!.preferred).toEqual({ hdisplay: 1280, vdisplay: 800 });
 
     expect(m.setResolution(name, { width: 1920, height: 1080 })).toEqual({ name, link: 'up', requested: { width: 1920, height: 1080 }, width: 1920, height: 1080, clamped: false });
-    expect(drm.probe().preferred).toEqual({ hdisplay: 1920, vdisplay: 1080 });
-
-    const clamped = m.setResolution(name, { width: 2560, height: 1600 });
-    expect(clamped).toMatchObject({ link: 'up', width: 1920, height: 1440, clamped: true });
-    expect(clamped.link === 'up' && clamped.reason).toMatch(/max_xres×max_yres is 1920×1440/);
-    expect(drm.probe().preferred).toEqual({ hdisplay: 1920, vdisplay: 1440 });
-    expect(m.describe(name).edid).toMatchObject({ link: 'up', mode: { width: 1920, height: 1440 } });
+    expect(now.probeConnector().preferred).toEqual({ hdisplay: 1920, vdisplay: 1080 });
+    expect(old.probeConnector().preferred).toEqual({ hdisplay: 1280, vdisplay: 800 });
+    expect(old.probe().preferred).toEqual({ hdisplay: 1920, vdisplay: 1080 }); // rmmod/modprobe bochs, or a reboot
+    expect(m.describe(name).edid).toMatchObject({ link: 'up', mode: { width: 1920, height: 1080 } });
 
     expect(m.setResolution(name, 'off')).toEqual({ name, link: 'down' });
-    const probe = drm.probe();
-    expect(probe.edid).toBeUndefined();
-    expect(probe.preferred).toEqual({ hdisplay: 1024, vdisplay: 768 });
+    expect(now.probeConnector()).toMatchObject({ edid: undefined, preferred: { hdisplay: 1024, vdisplay: 768 } });
+    expect(old.probeConnector().preferred).toEqual({ hdisplay: 1920, vdisplay: 1080 });
     expect(m.list()[0]!.edid).toMatchObject({ link: 'down' });
+  });
+
+  it("a request the policy must shrink fits half of VRAM, which Linux 6.12 bochs-drm (drm_vram_helper_mode_valid) accepts; an exact 1920×1440 on mbochs-medium is honoured with a warning, and the 6.12 guest refuses it while 6.13 shows it", () => {
+    const { name } = m.create({ type: 'mbochs-medium' });
+    const clamped = m.setResolution(name, { width: 2560, height: 1600 });
+    expect(clamped).toMatchObject({ link: 'up', width: 1672, height: 1254, clamped: true });
+    expect(clamped.link === 'up' && clamped.reason).toMatch(/max_xres×max_yres is 1920×1440, and a 32 bpp framebuffer must fit half of the 16 MiB of VRAM/);
+    expect(guest(name, '6.12').probeResult).toMatchObject({ refused: [], preferred: { hdisplay: 1672, vdisplay: 1254 } });
+
+    const lines: string[] = [];
+    setLogFormat('json', { sink: (l) => lines.push(l) });
+    let exact;
+    try { exact = m.setResolution(name, { width: 1920, height: 1440 }); } finally { setLogFormat('human'); }
+    expect(exact).toMatchObject({ link: 'up', width: 1920, height: 1440, clamped: false });
+    expect(lines.map((l) => JSON.parse(l))).toEqual([expect.objectContaining({ level: 'warn', category: 'mgmt', event: 'edid-vram', name, width: 1920, height: 1440, msg: `${name}: ${exact.link === 'up' ? exact.warning : ''}` })]);
+    expect(exact.link === 'up' && exact.warning).toBe('1920×1440 takes more than half of the 16 MiB of VRAM: Linux bochs-drm up to 6.12 (drm_vram_helper_mode_valid) refuses it and picks another mode; 6.13 and later show it.');
+    expect(guest(name, '6.12').probeResult!.refused).toEqual([{ hdisplay: 1920, vdisplay: 1440 }]);
+    expect(guest(name, '6.13').probeResult).toMatchObject({ refused: [], preferred: { hdisplay: 1920, vdisplay: 1440 } });
+  });
+
+  it("edidVram 'full' (per device, or the manager's default) lets the policy's own picks use all of VRAM, for 6.13+ guests, without a warning", () => {
+    const full = m.create({ type: 'mbochs-medium', edidVram: 'full' });
+    expect(full.edidVram).toBe('full');
+    expect(m.setResolution(full.name, { width: 2560, height: 1600 })).toMatchObject({ width: 1920, height: 1440, clamped: true });
+    const exact = m.setResolution(full.name, { width: 1920, height: 1440 });
+    expect(exact.link === 'up' && exact.warning).toBeUndefined();
+    expect(m.create({ type: 'mbochs-small' }).edidVram).toBe('half');
+    expect(m.create({ type: 'mdpy-vga' }).edidVram).toBeNull();
+    expect(() => m.create({ type: 'mdpy-vga', edidVram: 'full' })).toThrow(/^mdpy-vga has no EDID region, so resolution, noEdid and edidVram do not apply \(its mode is fixed\)\.$/);
+    expect(() => m.create({ type: 'mbochs-small', edidVram: 'all' as EdidVram })).toThrow(/^edidVram must be half or full, not all\.$/);
+
+    const dir2 = mkdtempSync(join(tmpdir(), 'mdevsim-mgr-'));
+    const m2 = new Manager({ dir: dir2, memory: memfdMemoryFactory, edidVram: 'full' });
+    try {
+      expect(m2.create({ type: 'mbochs-large', resolution: { width: 8192, height: 8192 } })).toMatchObject({ edidVram: 'full', resolution: { width: 4095, height: 4095 } });
+      expect(m2.create({ type: 'mbochs-large', resolution: { width: 8192, height: 8192 }, edidVram: 'half' })).toMatchObject({ edidVram: 'half', resolution: { width: 2896, height: 2896 } });
+    } finally {
+      m2.close();
+      rmSync(dir2, { recursive: true, force: true });
+    }
   });
 
   it('refuses a device without EDID', () => {

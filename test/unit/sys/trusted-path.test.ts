@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../../src/util/errors.ts';
+import { configError } from '../../support/errors.ts';
 import {
   MAX_SOCKET_PATH,
   checkSocketPathLength,
@@ -30,16 +31,6 @@ afterEach(() => {
 });
 
 const mode = (path: string): number => lstatSync(path).mode & 0o7777;
-
-function configError(fn: () => void): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('ensurePrivateDir', () => {
   it('creates a missing directory (and its parents) with mode 0700', () => {

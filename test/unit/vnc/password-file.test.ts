@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/util/errors.ts';
 import { VNC_PASSWORD_FILE_MAX_BYTES, readVncPasswordFile } from '../../../src/vnc/password-file.ts';
+import { configError } from '../../support/errors.ts';
 
 const root = process.geteuid?.() === 0;
 const me = process.geteuid?.() ?? 0;
@@ -27,16 +28,6 @@ function file(content: string | Uint8Array, mode = 0o600): string {
   writeFileSync(path, content);
   chmodSync(path, mode);
   return path;
-}
-
-function configError(fn: () => void): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 const text = (b: Uint8Array): string => Buffer.from(b).toString('utf8');

@@ -1,6 +1,6 @@
 /**
  * dmabuf table: docs/devices/mbochs.md "Plane query and dmabufs" and "Sample
- * bugs fixed by default" 4, 6, 7;
+ * bugs fixed by default" 4, 7, 8;
  * invariants 19, 20, 22–25.
  */
 import fc from 'fast-check';

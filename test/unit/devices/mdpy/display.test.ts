@@ -215,7 +215,7 @@ describe('mdpy snapshot / restore', () => {
       planeView(a, plane(a)).fill(0x42, 1000, 5000);
       const snap = a.snapshot();
       expect(snap).toMatchObject({ format: 'mdevsim-mdpy', version: 1, type: 'xga', quirks: q });
-      expect(snap.framebuffer.length).toBe(q === 'upstream' ? 4 << 20 : 1024 * 768 * 4);
+      expect(snap.framebuffer.length).toBe(4 << 20); // all of BAR0, padding included, in both profiles
       expect(snap.config.size).toBe(q === 'upstream' ? 255 : 256);
       const wire = decode(encode(snap)) as MdpySnapshot;
       planeView(a, plane(a)).fill(0); // the snapshot is a copy
@@ -227,6 +227,20 @@ describe('mdpy snapshot / restore', () => {
       expect(b.config.barAddress(0)).toBe(0xe0000000n);
     });
   }
+
+  it('default: a snapshot holding only the W·H·4 picture (written before the padding was backed) restores, with the padding zeroed', () => {
+    const a = make('vga');
+    planeView(a, plane(a)).fill(0x42);
+    const old = { ...a.snapshot(), framebuffer: a.snapshot().framebuffer.slice(0, 640 * 480 * 4) };
+    const b = make('vga');
+    b.regionWrite(0, 640 * 480 * 4, new Uint8Array(64).fill(0x99)); // padding state the restore replaces
+    b.restore(old);
+    const fb = b.snapshot().framebuffer;
+    expect(fb.subarray(0, 640 * 480 * 4).every((x) => x === 0x42)).toBe(true);
+    expect(fb.subarray(640 * 480 * 4).every((x) => x === 0)).toBe(true);
+    // upstream snapshots always held memsize bytes: a short one is refused
+    expect(() => make('vga', 'upstream').restore({ ...make('vga', 'upstream').snapshot(), framebuffer: new Uint8Array(640 * 480 * 4) })).toThrow(ConfigError);
+  });
 
   it('refuses another type, format, version or profile, or a short framebuffer, with ConfigError and no change', () => {
     const d = make('vga');

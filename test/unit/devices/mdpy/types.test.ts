@@ -131,12 +131,12 @@ describe('mdpy instance budget (create/remove storms)', () => {
     expect(MDPY_SHARED_BUDGET.remaining).toBe(4);
   });
 
-  it('memory is requested as <name>-fb: W·H·4 bytes by default, memsize with upstream quirks', () => {
+  it('memory is requested as <name>-fb of memsize bytes in both profiles (mdpy.c mdpy_init_dev() vmalloc_user()s all of memsize)', () => {
     const asked: [string, number][] = [];
     const factory = (n: string, size: number): Memory => { asked.push([n, size]); return new HeapMemory(size); };
     const budget = createMdpyBudget();
     new MdpyDevice('xga', { budget, memory: factory, name: 'u1' }).destroy();
     new MdpyDevice('xga', { budget, memory: factory, quirks: 'upstream' }).destroy();
-    expect(asked).toEqual([['u1-fb', 1024 * 768 * 4], ['mdpy-xga-fb', 4 * MiB]]);
+    expect(asked).toEqual([['u1-fb', 4 * MiB], ['mdpy-xga-fb', 4 * MiB]]);
   });
 });
