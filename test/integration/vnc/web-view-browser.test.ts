@@ -133,13 +133,14 @@ class DeviceCard {
   constructor(readonly page: Page, readonly name: string) {}
 
   info(): Promise<PageDevice | undefined> {
-    return this.page.evaluate((name) => (window as unknown as { webView: { devices: Record<string, PageDevice> } }).webView.devices[name], this.name);
+    return this.page.evaluate((name) => (window as unknown as { webView?: { devices: Record<string, PageDevice> } }).webView?.devices[name], this.name);
   }
 
   /** Resolves once the page's `webView` entry for the device has `key` equal to `value`. */
   async until<K extends keyof PageDevice>(key: K, value: PageDevice[K]): Promise<void> {
     await this.page.waitForFunction(([name, k, v]) => {
-      const d = (window as unknown as { webView: { devices: Record<string, Record<string, unknown>> } }).webView.devices[name];
+      // The page's module script may not have run yet: no webView is "not yet", not an error.
+      const d = (window as unknown as { webView?: { devices: Record<string, Record<string, unknown>> } }).webView?.devices[name];
       return d !== undefined && d[k] === v;
     }, [this.name, key as string, value] as const);
   }
