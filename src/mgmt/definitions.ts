@@ -128,7 +128,7 @@ export function toMdevctl(d: Definition): MdevctlDevice {
   const attrs: Array<Record<string, string>> = [];
   for (const [name, attr] of Object.entries(ATTRS)) {
     const value = d[attr.key];
-    if (value !== undefined && value !== false) attrs.push({ [name]: (attr.format as (v: unknown) => string)(value) });
+    if (value !== undefined && value !== null && value !== false) attrs.push({ [name]: (attr.format as (v: unknown) => string)(value) });
   }
   return { mdev_type: d.type, start: d.start, attrs };
 }
@@ -302,6 +302,12 @@ export class DefinitionStore {
 
   /** Round-trip through the file format: what is written is exactly what load() accepts. */
   #validate(d: Definition): Definition {
+    // Fields from a control call can be anything: say what is wrong before formatting them.
+    const r = d.resolution as unknown;
+    if (r !== undefined && (r === null || typeof r !== 'object' || !Number.isSafeInteger((r as Resolution).width) || !Number.isSafeInteger((r as Resolution).height))) {
+      throw new ConfigError(`The resolution of ${String(d.name)} must be a width and height in pixels, like 1280x800.`);
+    }
+    if (d.socketMode !== undefined && !Number.isInteger(d.socketMode)) throw new ConfigError(`The socket mode of ${String(d.name)} must be a number such as 0o660.`);
     return fromMdevctl(JSON.parse(JSON.stringify(toMdevctl(d))), d.uuid, `the definition of ${d.name}`);
   }
 
