@@ -11,20 +11,12 @@
  * memory decoding. qtest reads and writes go through address_space_read()
  * and address_space_write(), the path a KVM MMIO exit takes.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { RgbaImage } from '../../src/display/pixels.ts';
-import { QEMU, lineChannel, listenOnce, qmpClient } from './qemu-vga.ts';
-import { parsePnm } from './vnc/pnm.ts';
-import { spawnGroup } from './vnc/processes.ts';
+import { startQtestQemu } from './qemu-vga.ts';
 
 /** Where the harness maps the BARs (the addresses a typical VM gives them, as test/support/guest/bochs-drm.ts). */
 export const STDVGA_BAR0 = 0xe0000000;
 export const STDVGA_BAR2 = 0xfebf0000;
-const START_TIMEOUT_MS = 15_000;
-/** QEMU reads the qtest socket 1 KiB at a time and rescans the line each time (qemu-vga.ts B64WRITE_CHUNK). */
-const B64WRITE_CHUNK = 64 * 1024;
 const PCI_VENDOR_DEVICE = 0x11111234;
 
 export interface QemuStdVgaOptions {
@@ -51,37 +43,12 @@ const QTEST_ACCESS = { 1: ['readb', 'writeb'], 2: ['readw', 'writew'], 4: ['read
 
 /** Start QEMU with one stdvga; resolves once its BARs are assigned. */
 export async function startQemuStdVga(opts: QemuStdVgaOptions): Promise<QemuStdVga> {
-  const dir = mkdtempSync(join(tmpdir(), 'mdevsim-qemu-stdvga-'));
-  const qtestListener = await listenOnce(join(dir, 'qtest.sock'));
-  const qmpListener = await listenOnce(join(dir, 'qmp.sock'));
-  const qemu = spawnGroup('QEMU', QEMU, [
-    '-nodefaults', '-machine', 'pc', '-accel', 'tcg', '-S', '-display', 'none',
+  const q = await startQtestQemu('mdevsim-qemu-stdvga-', () => [
     '-device', `VGA,vgamem_mb=${opts.vgamemMb},qemu-extended-regs=${opts.qext ? 'on' : 'off'}`,
-    '-qtest', `unix:${join(dir, 'qtest.sock')}`, '-qtest-log', '/dev/null',
-    '-chardev', `socket,id=qmp,path=${join(dir, 'qmp.sock')}`, '-mon', 'chardev=qmp,mode=control',
   ]);
-  const close = async (): Promise<void> => {
-    await qemu.stop();
-    qtestListener.server.close();
-    qmpListener.server.close();
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const { command } = q;
   try {
-    const timer = setTimeout(() => void qemu.stop(), START_TIMEOUT_MS);
-    const died = qemu.exited.then((): never => { throw new Error(`QEMU exited before it was ready: ${qemu.log()}`); });
-    const [qtestSocket, qmpSocket] = await Promise.race([Promise.all([qtestListener.connection, qmpListener.connection]), died]);
-    clearTimeout(timer);
-    const qt = lineChannel(qtestSocket);
-    const qmp = qmpClient(qmpSocket);
-    await Promise.race([qmp.ready, died]);
-    await qmp.execute('qmp_capabilities');
-    const version = ((await qmp.execute('query-version')) as { qemu: { major: number; minor: number; micro: number } }).qemu;
-
-    const command = async (line: string): Promise<string> => {
-      const reply = await qt(line);
-      if (!reply.startsWith('OK')) throw new Error(`qtest "${line.slice(0, 60)}" answered ${reply}`);
-      return reply;
-    };
+    const version = ((await q.qmp.execute('query-version')) as { qemu: { major: number; minor: number; micro: number } }).qemu;
     const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
     const value = (reply: string): number => Number.parseInt(reply.slice(3), 16);
     const cfgAddress = (slot: number, reg: number): number => (0x80000000 | (slot << 11) | reg) >>> 0;
@@ -106,21 +73,12 @@ export async function startQemuStdVga(opts: QemuStdVgaOptions): Promise<QemuStdV
       mmioWrite: async (offset, size, v) => {
         await command(`${QTEST_ACCESS[size][1]} ${hex(STDVGA_BAR2 + offset)} ${hex(v)}`);
       },
-      vramWrite: async (offset, bytes) => {
-        for (let at = 0; at < bytes.length; at += B64WRITE_CHUNK) {
-          const part = Buffer.from(bytes.subarray(at, at + B64WRITE_CHUNK));
-          await command(`b64write ${hex(STDVGA_BAR0 + offset + at)} ${hex(part.length)} ${part.toString('base64')}`);
-        }
-      },
-      screendump: async () => {
-        const file = join(dir, 'screendump.ppm');
-        await qmp.execute('screendump', { filename: file });
-        return parsePnm(readFileSync(file));
-      },
-      close,
+      vramWrite: (offset, bytes) => q.write(STDVGA_BAR0 + offset, bytes),
+      screendump: q.screendump,
+      close: q.close,
     };
   } catch (err) {
-    await close();
+    await q.close();
     throw err;
   }
 }

@@ -90,26 +90,39 @@ export function lineChannel(socket: Socket): (line: string) => Promise<string> {
   });
 }
 
-/** Start QEMU with an ISA VGA and its two VNC displays; resolves once both VNC displays listen. */
-export async function startQemuVga(opts: QemuVgaOptions = {}): Promise<QemuVga> {
-  const dir = mkdtempSync(join(tmpdir(), 'mdevsim-qemu-vga-'));
-  const qtestPath = join(dir, 'qtest.sock');
-  const qmpPath = join(dir, 'qmp.sock');
-  const vncPath = join(dir, 'vnc.sock');
-  const qtestListener = await listenOnce(qtestPath);
-  const qmpListener = await listenOnce(qmpPath);
-  const servers: Server[] = [qtestListener.server, qmpListener.server];
+/** A QEMU that never starts its CPUs (-S), driven over qtest and QMP, with screendump as its picture. */
+export interface QtestQemu {
+  readonly dir: string;
+  readonly qmp: ReturnType<typeof qmpClient>;
+  /** A qtest command whose reply must be OK; the reply. */
+  command(line: string): Promise<string>;
+  /** Write `bytes` at guest physical `address`, in b64write lines of B64WRITE_CHUNK. */
+  write(address: number, bytes: Uint8Array): Promise<void>;
+  /** What QEMU displays (QMP screendump, PPM). */
+  screendump(): Promise<RgbaImage>;
+  close(): Promise<void>;
+}
+
+/**
+ * Start `qemu-system-x86_64 -nodefaults -machine pc -S` with `args(dir)` added,
+ * its qtest and QMP connected to sockets in a fresh directory, and QMP
+ * capabilities negotiated. Everything is removed on close(), or when the
+ * start fails.
+ */
+export async function startQtestQemu(prefix: string, args: (dir: string) => readonly string[]): Promise<QtestQemu> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const qtestListener = await listenOnce(join(dir, 'qtest.sock'));
+  const qmpListener = await listenOnce(join(dir, 'qmp.sock'));
   const qemu = spawnGroup('QEMU', QEMU, [
     '-nodefaults', '-machine', 'pc', '-accel', 'tcg', '-S', '-display', 'none',
-    '-device', 'isa-vga',
-    '-qtest', `unix:${qtestPath}`, '-qtest-log', '/dev/null',
-    '-chardev', `socket,id=qmp,path=${qmpPath}`, '-mon', 'chardev=qmp,mode=control',
-    '-vnc', `unix:${vncPath}`,
-    '-vnc', `127.0.0.1:0,to=99,id=tcp${opts.tcpPassword !== undefined ? ',password=on' : ''}`,
+    '-qtest', `unix:${join(dir, 'qtest.sock')}`, '-qtest-log', '/dev/null',
+    '-chardev', `socket,id=qmp,path=${join(dir, 'qmp.sock')}`, '-mon', 'chardev=qmp,mode=control',
+    ...args(dir),
   ]);
   const close = async (): Promise<void> => {
     await qemu.stop();
-    for (const s of servers) s.close();
+    qtestListener.server.close();
+    qmpListener.server.close();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -121,6 +134,41 @@ export async function startQemuVga(opts: QemuVgaOptions = {}): Promise<QemuVga> 
     const qmp = qmpClient(qmpSocket);
     await Promise.race([qmp.ready, died]);
     await qmp.execute('qmp_capabilities');
+    const command = async (line: string): Promise<string> => {
+      const reply = await qt(line);
+      if (!reply.startsWith('OK')) throw new Error(`qtest "${line.slice(0, 60)}" answered ${reply}`);
+      return reply;
+    };
+    return {
+      dir, qmp, command, close,
+      write: async (address, bytes) => {
+        for (let at = 0; at < bytes.length; at += B64WRITE_CHUNK) {
+          const part = Buffer.from(bytes.subarray(at, at + B64WRITE_CHUNK));
+          await command(`b64write 0x${(address + at).toString(16)} 0x${part.length.toString(16)} ${part.toString('base64')}`);
+        }
+      },
+      screendump: async () => {
+        const file = join(dir, 'screendump.ppm');
+        await qmp.execute('screendump', { filename: file });
+        return parsePnm(readFileSync(file));
+      },
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Start QEMU with an ISA VGA and its two VNC displays; resolves once both VNC displays listen. */
+export async function startQemuVga(opts: QemuVgaOptions = {}): Promise<QemuVga> {
+  const q = await startQtestQemu('mdevsim-qemu-vga-', (dir) => [
+    '-device', 'isa-vga',
+    '-vnc', `unix:${join(dir, 'vnc.sock')}`,
+    '-vnc', `127.0.0.1:0,to=99,id=tcp${opts.tcpPassword !== undefined ? ',password=on' : ''}`,
+  ]);
+  const vncPath = join(q.dir, 'vnc.sock');
+  const { qmp, command } = q;
+  try {
     if (opts.tcpPassword !== undefined) await qmp.execute('set_password', { protocol: 'vnc', password: opts.tcpPassword, display: 'tcp' });
     const displays = (await qmp.execute('query-vnc-servers')) as { id: string; server: { family: string; host: string; service: string }[] }[];
     const unix = displays.find((s) => s.id === 'default')?.server.find((s) => s.family === 'unix');
@@ -128,10 +176,6 @@ export async function startQemuVga(opts: QemuVgaOptions = {}): Promise<QemuVga> 
     const tcp = displays.find((s) => s.id === 'tcp')?.server.find((s) => s.family === 'ipv4');
     if (!tcp) throw new Error(`query-vnc-servers shows no TCP display: ${JSON.stringify(displays)}`);
 
-    const command = async (line: string): Promise<void> => {
-      const reply = await qt(line);
-      if (!reply.startsWith('OK')) throw new Error(`qtest "${line.slice(0, 60)}" answered ${reply}`);
-    };
     const vbe = async (index: number, value: number): Promise<void> => {
       await command(`outw 0x${VBE_INDEX_PORT.toString(16)} 0x${index.toString(16)}`);
       await command(`outw 0x${VBE_DATA_PORT.toString(16)} 0x${value.toString(16)}`);
@@ -167,21 +211,14 @@ export async function startQemuVga(opts: QemuVgaOptions = {}): Promise<QemuVga> 
             fb[o] = b; fb[o + 1] = g; fb[o + 2] = r;
           }
         }
-        for (let at = 0; at < fb.length; at += B64WRITE_CHUNK) {
-          const part = fb.subarray(at, at + B64WRITE_CHUNK);
-          await command(`b64write 0x${(LFB + at).toString(16)} 0x${part.length.toString(16)} ${part.toString('base64')}`);
-        }
+        await q.write(LFB, fb);
       },
-      screendump: async () => {
-        const file = join(dir, 'screendump.ppm');
-        await qmp.execute('screendump', { filename: file });
-        return parsePnm(readFileSync(file));
-      },
+      screendump: q.screendump,
       attach: (stream) => attachToVnc(vncPath, stream),
-      close,
+      close: q.close,
     };
   } catch (err) {
-    await close();
+    await q.close();
     throw err;
   }
 }
