@@ -311,6 +311,8 @@ export class Manager {
   readonly #typeCounters = new Map<string, number>();
   /** Groups whose path to the socket directory has been checked. */
   readonly #reachable = new Set<number>();
+  /** Group names resolved so far. */
+  readonly #groups = new Map<string, number>();
   #closed = false;
 
   constructor(opts: ManagerOptions) {
@@ -454,7 +456,12 @@ export class Manager {
       if (mode !== undefined && mode !== 0o600) throw new ConfigError(`Socket mode 0${mode.toString(8)} needs a socket group: only its members get more than the owner.`);
       return OWNER_ONLY;
     }
-    const gid = resolveGroup(group);
+    // A name is looked up once (getent may ask the network): every later device of the group reuses it.
+    let gid = this.#groups.get(group);
+    if (gid === undefined) {
+      gid = resolveGroup(group);
+      this.#groups.set(group, gid);
+    }
     if (!this.#reachable.has(gid)) {
       checkGroupCanReach(this.dir, gid, group);
       this.#reachable.add(gid);
